@@ -1,0 +1,26 @@
+// The dcomp subcommands. Each add_*_command registers its options and a
+// callback on the top-level app; errors are exceptions, printed by main().
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace dcomp::cli {
+
+// Options every command that touches data or a device takes.
+struct CommonOptions {
+  std::string data_dir;  // empty: $DCOMP_DATA, then the dataset's default
+  std::string device = "auto";
+  int threads = 0;  // 0: LibTorch's default
+};
+void add_common_options(CLI::App& command, CommonOptions& options);
+void apply_threads(const CommonOptions& options);
+
+// The metadata file that sits beside a model file: x.pt -> x.json.
+std::string sidecar_path(const std::string& model_path);
+
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_data_command(CLI::App& app);
+
+}  // namespace dcomp::cli

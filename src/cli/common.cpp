@@ -1,0 +1,25 @@
+// Options and helpers shared by the subcommands.
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "cli/commands.h"
+
+namespace dcomp::cli {
+
+void add_common_options(CLI::App& command, CommonOptions& options) {
+  command.add_option("--data", options.data_dir, "Dataset directory (default: $DCOMP_DATA, then the dataset's default)");
+  command.add_option("--device", options.device, "cpu, cuda or auto")->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  command.add_option("--threads", options.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+}
+
+void apply_threads(const CommonOptions& options) {
+  if (options.threads > 0) torch::set_num_threads(options.threads);
+}
+
+std::string sidecar_path(const std::string& model_path) {
+  return std::filesystem::path(model_path).replace_extension(".json").string();
+}
+
+}  // namespace dcomp::cli

@@ -1,0 +1,30 @@
+// dcomp: Deep Compression (Han, Mao and Dally 2015) for PyTorch models.
+#include <fmt/core.h>
+
+#include "cli/commands.h"
+
+
+namespace {
+
+// Library errors (LibTorch's especially) can span lines; one is enough here.
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"dcomp: Deep Compression (pruning, weight sharing, Huffman coding) for PyTorch models"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "dcomp 0.1.0");
+  dcomp::cli::add_train_command(app);
+  dcomp::cli::add_eval_command(app);
+  dcomp::cli::add_data_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "dcomp: error: {}\n", first_line(e.what()));
+    return 1;
+  }
+  return 0;
+}

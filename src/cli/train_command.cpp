@@ -1,0 +1,131 @@
+// dcomp train: train a model from scratch and save it as a PyTorch state_dict
+// with a metadata file beside it.
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "core/atomic_file.h"
+#include "libtorch/progress.h"
+#include "libtorch/runtime_info.h"
+#include "libtorch/state_dict.h"
+#include "libtorch/train.h"
+
+namespace dcomp::cli {
+namespace {
+
+struct TrainOptions {
+  CommonOptions common;
+  TrainConfig flags;        // bound to the command line
+  std::string config_file;  // a JSON recipe; explicit flags override it
+  std::string run_name, runs_dir = "runs", out;
+  bool resume = false;
+};
+
+// The recipe: defaults, then the config file, then the flags given
+// explicitly. Option --foo-bar sets recipe key foo_bar.
+TrainConfig resolve_config(const TrainOptions& o, const CLI::App& cmd) {
+  nlohmann::json recipe = nlohmann::json::object();
+  if (!o.config_file.empty()) {
+    std::ifstream in(o.config_file);
+    if (!in) throw std::runtime_error(o.config_file + ": cannot open");
+    try {
+      recipe = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      throw std::runtime_error(o.config_file + ": " + e.what());
+    }
+  }
+  const nlohmann::json flags = to_json(o.flags);
+  for (const CLI::Option* option : cmd.get_options()) {
+    std::string key = option->get_name(false, true);
+    key = key.substr(key.find_first_not_of('-'));
+    std::replace(key.begin(), key.end(), '-', '_');
+    if (option->count() > 0 && flags.contains(key)) recipe[key] = flags[key];
+  }
+  return train_config_from_json(recipe);
+}
+
+void run_train(const TrainOptions& o, const CLI::App& cmd) {
+  apply_threads(o.common);
+  const TrainConfig config = resolve_config(o, cmd);
+  const ModelSpec& spec = model_spec(config.model);
+  const DatasetInfo& info = dataset_info(spec.dataset);
+  const torch::Device device = resolve_device(o.common.device);
+  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+  const DataSplits data = load_splits(info, resolve_data_dir(info, o.common.data_dir), config.validation_size);
+
+  torch::manual_seed(uint64_t(config.seed));  // weight initialization
+  auto model = make_model(config.model);
+  const std::string run_dir = (std::filesystem::path(o.runs_dir) / (o.run_name.empty() ? config.model : o.run_name)).string();
+  fmt::print(stderr, "training {} ({} parameters) on {}: {} train / {} validation images, device {}, run {}\n",
+             config.model, parameter_count(*model), info.name, data.train.size(), data.validation.size(),
+             device.str(), run_dir);
+  const TrainResult result = train(*model, config, data, info, device, run_dir, o.resume);
+  const EvalResult test = evaluate(*model, data.test, info, device, config.bf16);
+
+  const std::string out = o.out.empty() ? (std::filesystem::path(run_dir) / "model.pt").string() : o.out;
+  save_state_dict(state_dict(*model), out);
+  const nlohmann::json metadata = {
+      {"model", config.model},
+      {"dataset", info.name},
+      {"parameters", parameter_count(*model)},
+      {"epochs_trained", result.epochs.size()},
+      {"recipe", to_json(config)},
+      {"seed", config.seed},
+      {"test_top1", test.top1},
+      {"test_images", test.images},
+      {"validation_top1", result.epochs.empty() ? 0.0 : result.epochs.back().validation_top1},
+      {"wall_seconds", result.wall_seconds},
+      {"device", device.str()},
+      {"git_commit", git_commit()},
+      {"libtorch_version", libtorch_version()},
+      {"created", utc_timestamp()},
+  };
+  write_file_atomic(sidecar_path(out), metadata.dump(2) + "\n");
+  fmt::print("{}: test top-1 {:.2f}% on {} images, {} epochs in {}\n", out, 100 * test.top1, test.images,
+             result.epochs.size(), format_duration(result.wall_seconds));
+}
+
+std::vector<std::string> model_names() {
+  std::vector<std::string> names;
+  for (const ModelSpec& spec : model_specs()) names.push_back(spec.name);
+  return names;
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto options = std::make_shared<TrainOptions>();
+  TrainConfig& c = options->flags;
+  CLI::App* cmd = app.add_subcommand("train", "Train a model from scratch");
+  cmd->add_option("--config", options->config_file, "JSON recipe with these settings (flags given override it)")
+      ->check(CLI::ExistingFile);
+  add_common_options(*cmd, options->common);
+  cmd->add_option("--model", c.model, "Model to train")->check(CLI::IsMember(model_names()))->capture_default_str();
+  cmd->add_option("--epochs", c.epochs, "Epochs")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--batch-size", c.batch_size, "Images per step")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--lr", c.schedule.base_lr, "Peak learning rate")->capture_default_str();
+  cmd->add_option("--schedule", c.schedule.kind, "Learning-rate schedule")
+      ->check(CLI::IsMember({"cosine", "multistep", "onecycle", "constant"}))->capture_default_str();
+  cmd->add_option("--warmup-epochs", c.schedule.warmup_epochs, "Linear warm-up (not with onecycle)")->capture_default_str();
+  cmd->add_option("--milestones", c.schedule.milestones, "multistep: epochs at which lr *= gamma")->delimiter(',');
+  cmd->add_option("--gamma", c.schedule.gamma, "multistep: decay factor")->capture_default_str();
+  cmd->add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
+  cmd->add_flag("--nesterov,!--no-nesterov", c.nesterov, "Nesterov momentum")->capture_default_str();
+  cmd->add_option("--weight-decay", c.weight_decay, "L2 weight decay")->capture_default_str();
+  cmd->add_option("--label-smoothing", c.label_smoothing, "Label smoothing")->capture_default_str();
+  cmd->add_flag("--bf16,!--fp32", c.bf16, "bf16 autocast (default) or plain fp32")->capture_default_str();
+  cmd->add_option("--seed", c.seed, "Seed for initialization, shuffling and augmentation")->capture_default_str();
+  cmd->add_option("--validation-size", c.validation_size, "Images held out of the end of the training set")
+      ->capture_default_str();
+  cmd->add_option("--name", options->run_name, "Run name (default: the model's)");
+  cmd->add_option("--runs-dir", options->runs_dir, "Where runs keep checkpoints and metrics")->capture_default_str();
+  cmd->add_flag("--resume", options->resume, "Continue the run from its last checkpoint");
+  cmd->add_option("--out", options->out, "Output state_dict .pt (default: RUN_DIR/model.pt), metadata beside it");
+  cmd->callback([options, cmd] { run_train(*options, *cmd); });
+}
+
+}  // namespace dcomp::cli

@@ -1,0 +1,55 @@
+// Datasets as tensors, held whole in memory as uint8, with batched
+// augmentation and normalization on the training device.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+namespace dcomp {
+
+// Images (N, C, H, W) uint8 and labels (N) int64, on one device.
+struct TensorDataset {
+  torch::Tensor images;
+  torch::Tensor labels;
+
+  int64_t size() const { return images.size(0); }
+  TensorDataset slice(int64_t begin, int64_t end) const;
+  TensorDataset to(const torch::Device& device) const;
+};
+
+// How a dataset is read, normalized and augmented.
+struct DatasetInfo {
+  std::string name;               // "cifar10" | "fmnist"
+  std::vector<double> mean, std;  // per channel, on pixels scaled to [0, 1]
+  int64_t crop_padding = 0;       // random crop from zero padding; 0 = none
+  bool horizontal_flip = false;
+  std::string default_dir;        // when neither --data nor $DCOMP_DATA is set
+  std::vector<std::string> class_names;
+};
+
+const DatasetInfo& dataset_info(const std::string& name);
+
+// Directory for `info`: `dir` if given, else $DCOMP_DATA (CIFAR-10 only),
+// else the dataset's default.
+std::string resolve_data_dir(const DatasetInfo& info, const std::string& dir);
+
+// The training set with its last `validation_size` images held out, and the
+// test set. Tune on `validation`; `test` is for reporting only.
+struct DataSplits {
+  TensorDataset train, validation, test;
+};
+DataSplits load_splits(const DatasetInfo& info, const std::string& dir, int64_t validation_size);
+
+// uint8 (B, C, H, W) -> float (B, C, H, W), (x/255 - mean) / std.
+torch::Tensor normalize(const torch::Tensor& images, const DatasetInfo& info);
+
+// Random crop from zero padding and random horizontal flip, for a whole batch
+// at once: per-sample offsets become gather indices, so nothing is allocated
+// per sample. Random numbers come from `generator` (on the CPU) so that a
+// resumed run draws the same crops.
+torch::Tensor augment(const torch::Tensor& images, const DatasetInfo& info,
+                      torch::Generator& generator);
+
+}  // namespace dcomp

@@ -1,0 +1,141 @@
+#include "libtorch/models.h"
+
+#include <functional>
+#include <stdexcept>
+
+namespace dcomp {
+
+namespace nn = torch::nn;
+
+namespace {
+
+nn::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride) {
+  return nn::Conv2d(nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false));
+}
+
+}  // namespace
+
+BasicBlockImpl::BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride)
+    : conv1(register_module("conv1", conv3x3(in_planes, planes, stride))),
+      conv2(register_module("conv2", conv3x3(planes, planes, 1))),
+      bn1(register_module("bn1", nn::BatchNorm2d(planes))),
+      bn2(register_module("bn2", nn::BatchNorm2d(planes))),
+      stride(stride),
+      extra_channels(planes - in_planes) {}
+
+torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
+  auto out = torch::relu(bn1(conv1(x)));
+  out = bn2(conv2(out));
+  torch::Tensor shortcut = x;
+  if (stride != 1 || extra_channels != 0) {
+    // Option A: x[:, :, ::s, ::s], then zero channels, half before, the rest after.
+    using torch::indexing::None;
+    using torch::indexing::Slice;
+    shortcut = x.index({Slice(), Slice(), Slice(None, None, stride), Slice(None, None, stride)});
+    const int64_t before = extra_channels / 2;
+    shortcut = torch::constant_pad_nd(shortcut, {0, 0, 0, 0, before, extra_channels - before}, 0);
+  }
+  return torch::relu(out + shortcut);
+}
+
+CifarResNet::CifarResNet(int64_t blocks_per_stage, int64_t classes) {
+  conv1 = register_module("conv1", conv3x3(3, 16, 1));
+  bn1 = register_module("bn1", nn::BatchNorm2d(16));
+  int64_t in_planes = 16;
+  auto stage = [&](int64_t planes, int64_t stride) {
+    nn::Sequential blocks;
+    for (int64_t i = 0; i < blocks_per_stage; ++i) {
+      blocks->push_back(BasicBlock(in_planes, planes, i == 0 ? stride : 1));
+      in_planes = planes;
+    }
+    return blocks;
+  };
+  layer1 = register_module("layer1", stage(16, 1));
+  layer2 = register_module("layer2", stage(32, 2));
+  layer3 = register_module("layer3", stage(64, 2));
+  fc = register_module("fc", nn::Linear(64, classes));
+  // He (fan_in) initialization for convolutions and the classifier, as in
+  // the reference CIFAR ResNet implementations.
+  for (auto& p : named_parameters()) {
+    if (p.key().find("conv") != std::string::npos || p.key() == "fc.weight")
+      nn::init::kaiming_normal_(p.value(), 0.0, torch::kFanIn, torch::kReLU);
+  }
+}
+
+torch::Tensor CifarResNet::forward(torch::Tensor x) {
+  x = torch::relu(bn1(conv1(x)));
+  x = layer3->forward(layer2->forward(layer1->forward(x)));
+  x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);  // (B, 64)
+  return fc(x);
+}
+
+LeNet300::LeNet300()
+    : fc1(register_module("fc1", nn::Linear(784, 300))),
+      fc2(register_module("fc2", nn::Linear(300, 100))),
+      fc3(register_module("fc3", nn::Linear(100, 10))) {}
+
+torch::Tensor LeNet300::forward(torch::Tensor x) {
+  x = x.flatten(1);  // (B, 784)
+  return fc3(torch::relu(fc2(torch::relu(fc1(x)))));
+}
+
+LeNet5::LeNet5()
+    : conv1(register_module("conv1", nn::Conv2d(nn::Conv2dOptions(1, 20, 5)))),
+      conv2(register_module("conv2", nn::Conv2d(nn::Conv2dOptions(20, 50, 5)))),
+      fc1(register_module("fc1", nn::Linear(800, 500))),
+      fc2(register_module("fc2", nn::Linear(500, 10))) {}
+
+torch::Tensor LeNet5::forward(torch::Tensor x) {
+  x = torch::max_pool2d(conv1(x), 2);          // (B, 20, 12, 12)
+  x = torch::max_pool2d(conv2(x), 2);          // (B, 50, 4, 4)
+  return fc2(torch::relu(fc1(x.flatten(1))));  // (B, 800) -> (B, 500) -> (B, 10)
+}
+
+namespace {
+
+struct ModelEntry {
+  ModelSpec spec;
+  std::function<std::shared_ptr<Classifier>()> make;
+};
+
+const std::vector<ModelEntry>& registry() {
+  static const std::vector<ModelEntry> kModels = {
+      {{"resnet20", "cifar10"}, [] { return std::make_shared<CifarResNet>(3); }},
+      {{"resnet32", "cifar10"}, [] { return std::make_shared<CifarResNet>(5); }},
+      {{"resnet56", "cifar10"}, [] { return std::make_shared<CifarResNet>(9); }},
+      {{"lenet300", "fmnist"}, [] { return std::make_shared<LeNet300>(); }},
+      {{"lenet5", "fmnist"}, [] { return std::make_shared<LeNet5>(); }},
+  };
+  return kModels;
+}
+
+const ModelEntry& entry(const std::string& name) {
+  for (const ModelEntry& e : registry())
+    if (e.spec.name == name) return e;
+  std::string known;
+  for (const ModelEntry& e : registry()) known += (known.empty() ? "" : ", ") + e.spec.name;
+  throw std::invalid_argument("unknown model '" + name + "' (known: " + known + ")");
+}
+
+}  // namespace
+
+const std::vector<ModelSpec>& model_specs() {
+  static const std::vector<ModelSpec> kSpecs = [] {
+    std::vector<ModelSpec> specs;
+    for (const ModelEntry& e : registry()) specs.push_back(e.spec);
+    return specs;
+  }();
+  return kSpecs;
+}
+
+const ModelSpec& model_spec(const std::string& name) { return entry(name).spec; }
+
+std::shared_ptr<Classifier> make_model(const std::string& name) { return entry(name).make(); }
+
+int64_t parameter_count(const torch::nn::Module& model) {
+  int64_t n = 0;
+  for (const auto& p : model.parameters()) n += p.numel();
+  return n;
+}
+
+}  // namespace dcomp

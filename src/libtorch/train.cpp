@@ -1,0 +1,282 @@
+#include "libtorch/train.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/core.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "core/atomic_file.h"
+#include "libtorch/autocast.h"
+#include "libtorch/progress.h"
+
+namespace dcomp {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+json to_json(const TrainConfig& c) {
+  return {{"model", c.model},
+          {"epochs", c.epochs},
+          {"batch_size", c.batch_size},
+          {"schedule", c.schedule.kind},
+          {"lr", c.schedule.base_lr},
+          {"warmup_epochs", c.schedule.warmup_epochs},
+          {"milestones", c.schedule.milestones},
+          {"gamma", c.schedule.gamma},
+          {"momentum", c.momentum},
+          {"nesterov", c.nesterov},
+          {"weight_decay", c.weight_decay},
+          {"label_smoothing", c.label_smoothing},
+          {"bf16", c.bf16},
+          {"seed", c.seed},
+          {"validation_size", c.validation_size}};
+}
+
+TrainConfig train_config_from_json(const json& j) {
+  TrainConfig c;
+  const json defaults = to_json(c);
+  for (const auto& [key, value] : j.items())
+    if (!defaults.contains(key)) throw std::invalid_argument("unknown training setting '" + key + "'");
+  json merged = defaults;
+  merged.update(j);
+  merged.at("model").get_to(c.model);
+  merged.at("epochs").get_to(c.epochs);
+  merged.at("batch_size").get_to(c.batch_size);
+  merged.at("schedule").get_to(c.schedule.kind);
+  merged.at("lr").get_to(c.schedule.base_lr);
+  merged.at("warmup_epochs").get_to(c.schedule.warmup_epochs);
+  merged.at("milestones").get_to(c.schedule.milestones);
+  merged.at("gamma").get_to(c.schedule.gamma);
+  merged.at("momentum").get_to(c.momentum);
+  merged.at("nesterov").get_to(c.nesterov);
+  merged.at("weight_decay").get_to(c.weight_decay);
+  merged.at("label_smoothing").get_to(c.label_smoothing);
+  merged.at("bf16").get_to(c.bf16);
+  merged.at("seed").get_to(c.seed);
+  merged.at("validation_size").get_to(c.validation_size);
+  return c;
+}
+
+json to_json(const EpochRecord& r) {
+  return {{"epoch", r.epoch},
+          {"lr", r.lr},
+          {"train_loss", r.train_loss},
+          {"train_top1", r.train_top1},
+          {"validation_top1", r.validation_top1},
+          {"seconds", r.seconds},
+          {"images_per_second", r.images_per_second}};
+}
+
+namespace {
+
+EpochRecord epoch_record_from_json(const json& j) {
+  EpochRecord r;
+  j.at("epoch").get_to(r.epoch);
+  j.at("lr").get_to(r.lr);
+  j.at("train_loss").get_to(r.train_loss);
+  j.at("train_top1").get_to(r.train_top1);
+  j.at("validation_top1").get_to(r.validation_top1);
+  j.at("seconds").get_to(r.seconds);
+  j.at("images_per_second").get_to(r.images_per_second);
+  return r;
+}
+
+void validate(const TrainConfig& c) {
+  validate(c.schedule);
+  if (c.epochs < 1) throw std::invalid_argument("epochs must be at least 1");
+  if (c.batch_size < 1) throw std::invalid_argument("batch size must be at least 1");
+  if (c.momentum < 0 || c.weight_decay < 0) throw std::invalid_argument("momentum and weight decay must be >= 0");
+  if (c.label_smoothing < 0 || c.label_smoothing >= 1)
+    throw std::invalid_argument("label smoothing must be in [0, 1)");
+}
+
+void set_learning_rate(torch::optim::SGD& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+}
+
+// The resumable state of a run, written atomically after every epoch.
+struct Checkpoint {
+  static void save(const std::string& path, Classifier& model, torch::optim::SGD& optimizer,
+                   const torch::Generator& generator, int64_t epoch, double wall_seconds,
+                   const TrainConfig& config) {
+    torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
+    model.save(model_archive);
+    optimizer.save(optimizer_archive);
+    archive.write("model", model_archive);
+    archive.write("optimizer", optimizer_archive);
+    archive.write("generator", generator.get_state());
+    archive.write("epoch", c10::IValue(epoch));
+    archive.write("wall_seconds", c10::IValue(wall_seconds));
+    archive.write("config", c10::IValue(to_json(config).dump()));
+    const std::string tmp = temporary_path_for(path);
+    archive.save_to(tmp);
+    commit_temporary(tmp, path);
+  }
+
+  // Returns the number of epochs already done.
+  static int64_t load(const std::string& path, Classifier& model, torch::optim::SGD& optimizer,
+                      torch::Generator& generator, double& wall_seconds, const TrainConfig& config,
+                      const torch::Device& device) {
+    torch::serialize::InputArchive archive, model_archive, optimizer_archive;
+    archive.load_from(path, device);
+    c10::IValue value;
+    archive.read("config", value);
+    const json saved = json::parse(value.toStringRef());
+    json wanted = to_json(config);
+    wanted.erase("epochs");  // a run may be extended
+    for (const auto& [key, v] : wanted.items())
+      if (saved.value(key, json()) != v)
+        throw std::runtime_error(path + ": checkpoint was made with " + key + "=" + saved.value(key, json()).dump() +
+                                 ", this run has " + v.dump());
+    archive.read("model", model_archive);
+    model.load(model_archive);
+    archive.read("optimizer", optimizer_archive);
+    optimizer.load(optimizer_archive);
+    torch::Tensor state;
+    archive.read("generator", state);
+    generator.set_state(state.to(torch::kCPU));
+    archive.read("wall_seconds", value);
+    wall_seconds = value.toDouble();
+    archive.read("epoch", value);
+    return value.toInt();
+  }
+};
+
+std::vector<EpochRecord> read_metrics(const std::string& path, int64_t up_to_epoch) {
+  std::vector<EpochRecord> records;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    EpochRecord r = epoch_record_from_json(json::parse(line));
+    if (r.epoch <= up_to_epoch) records.push_back(r);
+  }
+  return records;
+}
+
+void write_metrics(const std::string& path, const std::vector<EpochRecord>& records) {
+  std::string text;
+  for (const EpochRecord& r : records) text += to_json(r).dump() + "\n";
+  write_file_atomic(path, text);
+}
+
+}  // namespace
+
+EvalResult evaluate(Classifier& model, const TensorDataset& data, const DatasetInfo& info,
+                    const torch::Device& device, bool bf16, int64_t batch_size) {
+  const bool was_training = model.is_training();
+  model.eval();
+  torch::NoGradGuard no_grad;
+  const int64_t classes = 10;
+  auto correct = torch::zeros({classes}, torch::kInt64);
+  auto seen = torch::zeros({classes}, torch::kInt64);
+  for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
+    const TensorDataset batch = data.slice(begin, std::min(data.size(), begin + batch_size)).to(device);
+    torch::Tensor logits;
+    {
+      Bf16Autocast autocast(bf16, device);
+      logits = model.forward(normalize(batch.images, info));
+    }
+    auto hit = logits.argmax(1).eq(batch.labels).to(torch::kInt64).cpu();
+    auto labels = batch.labels.cpu();
+    correct += torch::bincount(labels, hit, classes).to(torch::kInt64);
+    seen += torch::bincount(labels, {}, classes);
+  }
+  model.train(was_training);
+  EvalResult result;
+  result.images = data.size();
+  result.top1 = double(correct.sum().item<int64_t>()) / double(std::max<int64_t>(1, result.images));
+  for (int64_t c = 0; c < classes; ++c) {
+    const int64_t n = seen[c].item<int64_t>();
+    result.per_class.push_back(n ? double(correct[c].item<int64_t>()) / double(n) : 0.0);
+  }
+  return result;
+}
+
+TrainResult train(Classifier& model, const TrainConfig& config, const DataSplits& data,
+                  const DatasetInfo& info, const torch::Device& device, const std::string& run_dir,
+                  bool resume, const TrainHooks& hooks) {
+  validate(config);
+  fs::create_directories(run_dir);
+  const std::string checkpoint_path = (fs::path(run_dir) / "checkpoint.pt").string();
+  const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
+  write_file_atomic((fs::path(run_dir) / "config.json").string(), to_json(config).dump(2) + "\n");
+
+  model.to(device);
+  model.train();
+  torch::optim::SGD optimizer(model.parameters(), torch::optim::SGDOptions(config.schedule.base_lr)
+                                                      .momentum(config.momentum)
+                                                      .nesterov(config.nesterov)
+                                                      .weight_decay(config.weight_decay));
+  torch::Generator generator = at::make_generator<at::CPUGeneratorImpl>(uint64_t(config.seed));
+  int64_t first_epoch = 0;
+  TrainResult result;
+  if (resume) {
+    if (!fs::exists(checkpoint_path)) throw std::runtime_error(checkpoint_path + ": no checkpoint to resume from");
+    first_epoch = Checkpoint::load(checkpoint_path, model, optimizer, generator, result.wall_seconds, config, device);
+    result.epochs = read_metrics(metrics_path, first_epoch);
+    fmt::print(stderr, "resuming {} after epoch {}\n", run_dir, first_epoch);
+  }
+
+  const TensorDataset train_set = data.train.to(device);
+  const int64_t n = train_set.size();
+  const int64_t steps_per_epoch = (n + config.batch_size - 1) / config.batch_size;
+  const int64_t total_steps = steps_per_epoch * config.epochs;
+  const auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(config.label_smoothing);
+
+  for (int64_t epoch = first_epoch; epoch < config.epochs; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, config.epochs), steps_per_epoch);
+    auto order = torch::randperm(n, generator, torch::kInt64).to(device);
+    auto loss_sum = torch::zeros({}, torch::TensorOptions().device(device));
+    auto correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+    double lr = 0;
+    for (int64_t step = 0; step < steps_per_epoch; ++step) {
+      auto index = order.slice(0, step * config.batch_size, std::min(n, (step + 1) * config.batch_size));
+      auto images = normalize(augment(train_set.images.index_select(0, index), info, generator), info);
+      auto labels = train_set.labels.index_select(0, index);
+      lr = learning_rate(config.schedule, epoch * steps_per_epoch + step, steps_per_epoch, total_steps);
+      set_learning_rate(optimizer, lr);
+      torch::Tensor logits;
+      {
+        Bf16Autocast autocast(config.bf16, device);
+        logits = model.forward(images);
+      }
+      auto loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), labels, loss_options);
+      optimizer.zero_grad();
+      loss.backward();
+      if (hooks.after_backward) hooks.after_backward();
+      optimizer.step();
+      if (hooks.after_step) hooks.after_step();
+      {
+        torch::NoGradGuard no_grad;
+        loss_sum += loss.detach() * labels.size(0);
+        correct += logits.argmax(1).eq(labels).sum();
+      }
+      const int64_t done = std::min(n, (step + 1) * config.batch_size);
+      if (bar.due(step + 1))
+        bar.draw(step + 1, done, loss_sum.item<double>() / double(done), double(correct.item<int64_t>()) / double(done));
+    }
+    EpochRecord record;
+    record.epoch = epoch + 1;
+    record.lr = lr;
+    record.train_loss = loss_sum.item<double>() / double(n);
+    record.train_top1 = double(correct.item<int64_t>()) / double(n);
+    const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    record.images_per_second = double(n) / train_seconds;
+    if (data.validation.size() > 0) record.validation_top1 = evaluate(model, data.validation, info, device, config.bf16).top1;
+    record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    result.wall_seconds += record.seconds;
+    result.epochs.push_back(record);
+    Checkpoint::save(checkpoint_path, model, optimizer, generator, epoch + 1, result.wall_seconds, config);
+    write_metrics(metrics_path, result.epochs);
+    bar.finish(fmt::format("loss {:.4f} train {:.2f}% val {:.2f}% lr {:.4f} {:.0f} img/s {}", record.train_loss,
+                           100 * record.train_top1, 100 * record.validation_top1, record.lr,
+                           record.images_per_second, format_duration(record.seconds)));
+  }
+  return result;
+}
+
+}  // namespace dcomp

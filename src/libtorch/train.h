@@ -1,0 +1,74 @@
+// Training and evaluation of a classifier: SGD with momentum, a learning-rate
+// schedule, batched augmentation, optional bf16 autocast, and a resumable
+// checkpoint after every epoch.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libtorch/data.h"
+#include "libtorch/models.h"
+#include "libtorch/schedule.h"
+
+namespace dcomp {
+
+// Everything that defines a training run; saved with every checkpoint.
+struct TrainConfig {
+  std::string model = "resnet20";
+  int64_t epochs = 100;
+  int64_t batch_size = 128;
+  LrSchedule schedule;
+  double momentum = 0.9;
+  bool nesterov = true;
+  double weight_decay = 5e-4;
+  double label_smoothing = 0.0;
+  bool bf16 = true;  // bf16 autocast (CPU with AVX-512 BF16, or CUDA)
+  int64_t seed = 0;
+  int64_t validation_size = 5000;  // held out of the end of the training set
+};
+
+nlohmann::json to_json(const TrainConfig& config);
+TrainConfig train_config_from_json(const nlohmann::json& j);  // rejects unknown keys
+
+struct EvalResult {
+  double top1 = 0;                // fraction correct
+  std::vector<double> per_class;  // fraction correct per label
+  int64_t images = 0;
+};
+
+// Top-1 over the whole `data` (eval mode, no gradients), in batches.
+EvalResult evaluate(Classifier& model, const TensorDataset& data, const DatasetInfo& info,
+                    const torch::Device& device, bool bf16 = false, int64_t batch_size = 1000);
+
+// Hooks that let later stages (masked retraining, trained quantization)
+// reuse the same loop.
+struct TrainHooks {
+  std::function<void()> after_backward;  // e.g. mask gradients
+  std::function<void()> after_step;      // e.g. re-apply masks
+};
+
+struct EpochRecord {
+  int64_t epoch = 0;  // 1-based
+  double lr = 0, train_loss = 0, train_top1 = 0, validation_top1 = 0;
+  double seconds = 0, images_per_second = 0;
+};
+nlohmann::json to_json(const EpochRecord& r);
+
+// Trains `model` for config.epochs on data.train, evaluating data.validation
+// after each epoch. `run_dir` receives checkpoint.pt (resumable state),
+// metrics.jsonl (one line per epoch) and config.json. With `resume`, the run
+// continues from run_dir/checkpoint.pt and must have the same config.
+struct TrainResult {
+  std::vector<EpochRecord> epochs;
+  double wall_seconds = 0;  // this invocation and earlier resumed ones
+};
+TrainResult train(Classifier& model, const TrainConfig& config, const DataSplits& data,
+                  const DatasetInfo& info, const torch::Device& device, const std::string& run_dir,
+                  bool resume, const TrainHooks& hooks = {});
+
+}  // namespace dcomp
