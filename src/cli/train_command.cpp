@@ -57,6 +57,7 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
   if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   const DataSplits data = load_splits(info, resolve_data_dir(info, o.common.data_dir), config.validation_size);
 
+  const std::string commit = git_commit();  // of the code that trains, not of HEAD when it ends
   torch::manual_seed(uint64_t(config.seed));  // weight initialization
   auto model = make_model(config.model);
   const std::string run_dir = (std::filesystem::path(o.runs_dir) / (o.run_name.empty() ? config.model : o.run_name)).string();
@@ -80,7 +81,7 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
       {"validation_top1", result.epochs.empty() ? 0.0 : result.epochs.back().validation_top1},
       {"wall_seconds", result.wall_seconds},
       {"device", device.str()},
-      {"git_commit", git_commit()},
+      {"git_commit", commit},
       {"libtorch_version", libtorch_version()},
       {"created", utc_timestamp()},
   };

@@ -36,7 +36,7 @@ std::string run_command(const std::string& command) {
 
 std::string git_commit() {
   const std::string git = "git -C '" DCOMP_SOURCE_DIR "' ";
-  const std::string commit = run_command(git + "rev-parse HEAD 2>/dev/null");
+  const std::string commit = run_command(git + "rev-parse --verify --quiet HEAD 2>/dev/null");
   if (commit.empty()) return "unknown";
   const bool dirty = !run_command(git + "status --porcelain --untracked-files=no 2>/dev/null").empty();
   return dirty ? commit + "-dirty" : commit;
