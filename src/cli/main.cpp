@@ -20,8 +20,15 @@ int main(int argc, char** argv) {
   dcomp::cli::add_data_command(app);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "dcomp: error: {} (see --help)\n", first_line(e.what()));
+    return e.get_exit_code();
   } catch (const std::exception& e) {
     fmt::print(stderr, "dcomp: error: {}\n", first_line(e.what()));
     return 1;

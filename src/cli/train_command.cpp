@@ -22,7 +22,7 @@ struct TrainOptions {
   TrainConfig flags;        // bound to the command line
   std::string config_file;  // a JSON recipe; explicit flags override it
   std::string run_name, runs_dir = "runs", out;
-  bool resume = false;
+  RunControl run;
 };
 
 // The recipe: defaults, then the config file, then the flags given
@@ -60,14 +60,20 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
   const std::string commit = git_commit();  // of the code that trains, not of HEAD when it ends
   torch::manual_seed(uint64_t(config.seed));  // weight initialization
   auto model = make_model(config.model);
-  const std::string run_dir = (std::filesystem::path(o.runs_dir) / (o.run_name.empty() ? config.model : o.run_name)).string();
+  RunControl run = o.run;
+  run.run_dir = (std::filesystem::path(o.runs_dir) / (o.run_name.empty() ? config.model : o.run_name)).string();
   fmt::print(stderr, "training {} ({} parameters) on {}: {} train / {} validation images, device {}, run {}\n",
              config.model, parameter_count(*model), info.name, data.train.size(), data.validation.size(),
-             device.str(), run_dir);
-  const TrainResult result = train(*model, config, data, info, device, run_dir, o.resume);
+             device.str(), run.run_dir);
+  const TrainResult result = train(*model, config, data, info, device, run);
+  if (int64_t(result.epochs.size()) < config.epochs) {
+    fmt::print("{}: stopped after epoch {} of {}; continue with --resume\n", run.run_dir, result.epochs.size(),
+               config.epochs);
+    return;
+  }
   const EvalResult test = evaluate(*model, data.test, info, device, config.bf16);
 
-  const std::string out = o.out.empty() ? (std::filesystem::path(run_dir) / "model.pt").string() : o.out;
+  const std::string out = o.out.empty() ? (std::filesystem::path(run.run_dir) / "model.pt").string() : o.out;
   save_state_dict(state_dict(*model), out);
   const nlohmann::json metadata = {
       {"model", config.model},
@@ -124,7 +130,9 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--name", options->run_name, "Run name (default: the model's)");
   cmd->add_option("--runs-dir", options->runs_dir, "Where runs keep checkpoints and metrics")->capture_default_str();
-  cmd->add_flag("--resume", options->resume, "Continue the run from its last checkpoint");
+  cmd->add_flag("--resume", options->run.resume, "Continue the run from its last checkpoint");
+  cmd->add_option("--stop-after", options->run.stop_after_epoch, "Stop after this epoch, to --resume later")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--out", options->out, "Output state_dict .pt (default: RUN_DIR/model.pt), metadata beside it");
   cmd->callback([options, cmd] { run_train(*options, *cmd); });
 }

@@ -17,8 +17,8 @@ nn::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride) {
 
 BasicBlockImpl::BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride)
     : conv1(register_module("conv1", conv3x3(in_planes, planes, stride))),
-      conv2(register_module("conv2", conv3x3(planes, planes, 1))),
       bn1(register_module("bn1", nn::BatchNorm2d(planes))),
+      conv2(register_module("conv2", conv3x3(planes, planes, 1))),
       bn2(register_module("bn2", nn::BatchNorm2d(planes))),
       stride(stride),
       extra_channels(planes - in_planes) {}

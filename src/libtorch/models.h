@@ -21,8 +21,11 @@ struct BasicBlockImpl : torch::nn::Module {
   BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride);
   torch::Tensor forward(torch::Tensor x);
 
-  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  // Declared (so registered) in PyTorch's order: conv1, bn1, conv2, bn2.
+  torch::nn::Conv2d conv1{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr};
+  torch::nn::Conv2d conv2{nullptr};
+  torch::nn::BatchNorm2d bn2{nullptr};
   int64_t stride, extra_channels;  // option A: subsample by `stride`, zero-pad channels
 };
 TORCH_MODULE(BasicBlock);

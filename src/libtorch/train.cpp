@@ -196,8 +196,9 @@ EvalResult evaluate(Classifier& model, const TensorDataset& data, const DatasetI
 }
 
 TrainResult train(Classifier& model, const TrainConfig& config, const DataSplits& data,
-                  const DatasetInfo& info, const torch::Device& device, const std::string& run_dir,
-                  bool resume, const TrainHooks& hooks) {
+                  const DatasetInfo& info, const torch::Device& device, const RunControl& run,
+                  const TrainHooks& hooks) {
+  const std::string& run_dir = run.run_dir;
   validate(config);
   fs::create_directories(run_dir);
   const std::string checkpoint_path = (fs::path(run_dir) / "checkpoint.pt").string();
@@ -213,7 +214,7 @@ TrainResult train(Classifier& model, const TrainConfig& config, const DataSplits
   torch::Generator generator = at::make_generator<at::CPUGeneratorImpl>(uint64_t(config.seed));
   int64_t first_epoch = 0;
   TrainResult result;
-  if (resume) {
+  if (run.resume) {
     if (!fs::exists(checkpoint_path)) throw std::runtime_error(checkpoint_path + ": no checkpoint to resume from");
     first_epoch = Checkpoint::load(checkpoint_path, model, optimizer, generator, result.wall_seconds, config, device);
     result.epochs = read_metrics(metrics_path, first_epoch);
@@ -226,7 +227,8 @@ TrainResult train(Classifier& model, const TrainConfig& config, const DataSplits
   const int64_t total_steps = steps_per_epoch * config.epochs;
   const auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(config.label_smoothing);
 
-  for (int64_t epoch = first_epoch; epoch < config.epochs; ++epoch) {
+  const int64_t last_epoch = run.stop_after_epoch > 0 ? std::min(run.stop_after_epoch, config.epochs) : config.epochs;
+  for (int64_t epoch = first_epoch; epoch < last_epoch; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, config.epochs), steps_per_epoch);
     auto order = torch::randperm(n, generator, torch::kInt64).to(device);

@@ -59,16 +59,21 @@ struct EpochRecord {
 };
 nlohmann::json to_json(const EpochRecord& r);
 
-// Trains `model` for config.epochs on data.train, evaluating data.validation
-// after each epoch. `run_dir` receives checkpoint.pt (resumable state),
-// metrics.jsonl (one line per epoch) and config.json. With `resume`, the run
-// continues from run_dir/checkpoint.pt and must have the same config.
+// Where a run keeps its state, and how much of it to do now.
+struct RunControl {
+  std::string run_dir;  // checkpoint.pt, metrics.jsonl, config.json
+  bool resume = false;  // continue from run_dir/checkpoint.pt (same config)
+  int64_t stop_after_epoch = 0;  // > 0: return after this epoch (resume later)
+};
+
+// Trains `model` on data.train for config.epochs, evaluating data.validation
+// after each epoch and checkpointing it to the run directory.
 struct TrainResult {
   std::vector<EpochRecord> epochs;
   double wall_seconds = 0;  // this invocation and earlier resumed ones
 };
 TrainResult train(Classifier& model, const TrainConfig& config, const DataSplits& data,
-                  const DatasetInfo& info, const torch::Device& device, const std::string& run_dir,
-                  bool resume, const TrainHooks& hooks = {});
+                  const DatasetInfo& info, const torch::Device& device, const RunControl& run,
+                  const TrainHooks& hooks = {});
 
 }  // namespace dcomp
