@@ -40,7 +40,7 @@ TrainConfig resolve_config(const TrainOptions& o, const CLI::App& cmd) {
   }
   const nlohmann::json flags = to_json(o.flags);
   for (const CLI::Option* option : cmd.get_options()) {
-    std::string key = option->get_name(false, true);
+    std::string key = option->get_name();
     key = key.substr(key.find_first_not_of('-'));
     std::replace(key.begin(), key.end(), '-', '_');
     if (option->count() > 0 && flags.contains(key)) recipe[key] = flags[key];
