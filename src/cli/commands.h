@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 namespace dcomp::cli {
 
@@ -19,7 +20,11 @@ void apply_threads(const CommonOptions& options);
 // The metadata file that sits beside a model file: x.pt -> x.json.
 std::string sidecar_path(const std::string& model_path);
 
+std::vector<std::string> model_names();
+
 void add_train_command(CLI::App& app);
+void add_finetune_command(CLI::App& app);
+void add_prune_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 

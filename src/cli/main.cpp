@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "dcomp 0.1.0");
   dcomp::cli::add_train_command(app);
+  dcomp::cli::add_finetune_command(app);
+  dcomp::cli::add_prune_command(app);
   dcomp::cli::add_eval_command(app);
   dcomp::cli::add_data_command(app);
   try {

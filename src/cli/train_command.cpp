@@ -1,5 +1,6 @@
-// dcomp train: train a model from scratch and save it as a PyTorch state_dict
-// with a metadata file beside it.
+// dcomp train: train a model from scratch. dcomp finetune: masked retraining
+// of a pruned model (its zeros stay exactly zero). Both save a PyTorch
+// state_dict with a metadata file beside it.
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include "cli/commands.h"
 #include "core/atomic_file.h"
 #include "libtorch/progress.h"
+#include "libtorch/prune.h"
 #include "libtorch/runtime_info.h"
 #include "libtorch/state_dict.h"
 #include "libtorch/train.h"
@@ -19,21 +21,23 @@ namespace {
 
 struct TrainOptions {
   CommonOptions common;
+  TrainConfig defaults;     // the command's own defaults
   TrainConfig flags;        // bound to the command line
   std::string config_file;  // a JSON recipe; explicit flags override it
+  std::string init_weights; // finetune: the pruned model
   std::string run_name, runs_dir = "runs", out;
   RunControl run;
 };
 
-// The recipe: defaults, then the config file, then the flags given
-// explicitly. Option --foo-bar sets recipe key foo_bar.
+// The recipe: the command's defaults, then the config file, then the flags
+// given explicitly. Option --foo-bar sets recipe key foo_bar.
 TrainConfig resolve_config(const TrainOptions& o, const CLI::App& cmd) {
-  nlohmann::json recipe = nlohmann::json::object();
+  nlohmann::json recipe = to_json(o.defaults);
   if (!o.config_file.empty()) {
     std::ifstream in(o.config_file);
     if (!in) throw std::runtime_error(o.config_file + ": cannot open");
     try {
-      recipe = nlohmann::json::parse(in);
+      recipe.update(nlohmann::json::parse(in));
     } catch (const nlohmann::json::exception& e) {
       throw std::runtime_error(o.config_file + ": " + e.what());
     }
@@ -60,12 +64,17 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
   const std::string commit = git_commit();  // of the code that trains, not of HEAD when it ends
   torch::manual_seed(uint64_t(config.seed));  // weight initialization
   auto model = make_model(config.model);
+  const bool masked = !o.init_weights.empty();
+  if (masked) load_state_dict(*model, load_state_dict_file(o.init_weights));
+  // Masks live as long as the training that uses their hooks.
+  const Masks masks = Masks::from_zeros(*model);
   RunControl run = o.run;
   run.run_dir = (std::filesystem::path(o.runs_dir) / (o.run_name.empty() ? config.model : o.run_name)).string();
-  fmt::print(stderr, "training {} ({} parameters) on {}: {} train / {} validation images, device {}, run {}\n",
-             config.model, parameter_count(*model), info.name, data.train.size(), data.validation.size(),
-             device.str(), run.run_dir);
-  const TrainResult result = train(*model, config, data, info, device, run);
+  fmt::print(stderr, "{} {} ({} parameters) on {}: {} train / {} validation images, device {}, run {}\n",
+             masked ? "masked retraining of" : "training", config.model, parameter_count(*model), info.name,
+             data.train.size(), data.validation.size(), device.str(), run.run_dir);
+  const TrainResult result =
+      train(*model, config, data, info, device, run, masked ? masks.training_hooks() : TrainHooks{});
   if (int64_t(result.epochs.size()) < config.epochs) {
     fmt::print("{}: stopped after epoch {} of {}; continue with --resume\n", run.run_dir, result.epochs.size(),
                config.epochs);
@@ -75,7 +84,7 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
 
   const std::string out = o.out.empty() ? (std::filesystem::path(run.run_dir) / "model.pt").string() : o.out;
   save_state_dict(state_dict(*model), out);
-  const nlohmann::json metadata = {
+  nlohmann::json metadata = {
       {"model", config.model},
       {"dataset", info.name},
       {"parameters", parameter_count(*model)},
@@ -91,27 +100,25 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
       {"libtorch_version", libtorch_version()},
       {"created", utc_timestamp()},
   };
+  if (masked) {
+    metadata["init_weights"] = o.init_weights;
+    metadata["sparsity"] = to_json(sparsity_report(*model));
+  }
   write_file_atomic(sidecar_path(out), metadata.dump(2) + "\n");
   fmt::print("{}: test top-1 {:.2f}% on {} images, {} epochs in {}\n", out, 100 * test.top1, test.images,
              result.epochs.size(), format_duration(result.wall_seconds));
 }
 
-std::vector<std::string> model_names() {
-  std::vector<std::string> names;
-  for (const ModelSpec& spec : model_specs()) names.push_back(spec.name);
-  return names;
-}
-
-}  // namespace
-
-void add_train_command(CLI::App& app) {
+CLI::App* add_training_command(CLI::App& app, const std::string& name, const std::string& description,
+                               const TrainConfig& defaults) {
   auto options = std::make_shared<TrainOptions>();
+  options->defaults = options->flags = defaults;
   TrainConfig& c = options->flags;
-  CLI::App* cmd = app.add_subcommand("train", "Train a model from scratch");
+  CLI::App* cmd = app.add_subcommand(name, description);
   cmd->add_option("--config", options->config_file, "JSON recipe with these settings (flags given override it)")
       ->check(CLI::ExistingFile);
   add_common_options(*cmd, options->common);
-  cmd->add_option("--model", c.model, "Model to train")->check(CLI::IsMember(model_names()))->capture_default_str();
+  cmd->add_option("--model", c.model, "Model")->check(CLI::IsMember(model_names()))->capture_default_str();
   cmd->add_option("--epochs", c.epochs, "Epochs")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--batch-size", c.batch_size, "Images per step")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--lr", c.schedule.base_lr, "Peak learning rate")->capture_default_str();
@@ -124,7 +131,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--nesterov,!--no-nesterov", c.nesterov, "Nesterov momentum")->capture_default_str();
   cmd->add_option("--weight-decay", c.weight_decay, "L2 weight decay")->capture_default_str();
   cmd->add_option("--label-smoothing", c.label_smoothing, "Label smoothing")->capture_default_str();
-  cmd->add_flag("--bf16,!--fp32", c.bf16, "bf16 autocast (default) or plain fp32")->capture_default_str();
+  cmd->add_flag("--bf16,!--fp32", c.bf16, "bf16 autocast or plain fp32")->capture_default_str();
   cmd->add_option("--seed", c.seed, "Seed for initialization, shuffling and augmentation")->capture_default_str();
   cmd->add_option("--validation-size", c.validation_size, "Images held out of the end of the training set")
       ->capture_default_str();
@@ -135,6 +142,28 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--out", options->out, "Output state_dict .pt (default: RUN_DIR/model.pt), metadata beside it");
   cmd->callback([options, cmd] { run_train(*options, *cmd); });
+  if (name == "finetune")
+    cmd->add_option("weights", options->init_weights, "Pruned state_dict .pt; its zeros are the mask")->required();
+  return cmd;
+}
+
+}  // namespace
+
+std::vector<std::string> model_names() {
+  std::vector<std::string> names;
+  for (const ModelSpec& spec : model_specs()) names.push_back(spec.name);
+  return names;
+}
+
+void add_train_command(CLI::App& app) { add_training_command(app, "train", "Train a model from scratch", TrainConfig{}); }
+
+void add_finetune_command(CLI::App& app) {
+  // Han et al. retrain pruned networks at a fraction of the original rate.
+  TrainConfig defaults;
+  defaults.epochs = 20;
+  defaults.schedule.base_lr = 0.01;
+  add_training_command(app, "finetune", "Masked retraining of a pruned model: pruned weights stay exactly zero",
+                       defaults);
 }
 
 }  // namespace dcomp::cli

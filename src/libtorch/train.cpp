@@ -195,6 +195,34 @@ EvalResult evaluate(Classifier& model, const TensorDataset& data, const DatasetI
   return result;
 }
 
+std::unique_ptr<torch::optim::SGD> make_optimizer(Classifier& model, const TrainConfig& config) {
+  return std::make_unique<torch::optim::SGD>(model.parameters(), torch::optim::SGDOptions(config.schedule.base_lr)
+                                                                     .momentum(config.momentum)
+                                                                     .nesterov(config.nesterov)
+                                                                     .weight_decay(config.weight_decay));
+}
+
+StepOutput train_step(Classifier& model, torch::optim::SGD& optimizer, const torch::Tensor& images,
+                      const torch::Tensor& labels, const DatasetInfo& info, torch::Generator& generator,
+                      const TrainConfig& config, const TrainHooks& hooks) {
+  const torch::Tensor inputs = normalize(augment(images, info, generator), info);
+  StepOutput out;
+  {
+    Bf16Autocast autocast(config.bf16, inputs.device());
+    out.logits = model.forward(inputs);
+  }
+  // The loss in fp32 whatever the forward pass ran in.
+  out.loss = torch::nn::functional::cross_entropy(
+      out.logits.to(torch::kFloat32), labels,
+      torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(config.label_smoothing));
+  optimizer.zero_grad();
+  out.loss.backward();
+  if (hooks.after_backward) hooks.after_backward();
+  optimizer.step();
+  if (hooks.after_step) hooks.after_step();
+  return out;
+}
+
 TrainResult train(Classifier& model, const TrainConfig& config, const DataSplits& data,
                   const DatasetInfo& info, const torch::Device& device, const RunControl& run,
                   const TrainHooks& hooks) {
@@ -207,10 +235,8 @@ TrainResult train(Classifier& model, const TrainConfig& config, const DataSplits
 
   model.to(device);
   model.train();
-  torch::optim::SGD optimizer(model.parameters(), torch::optim::SGDOptions(config.schedule.base_lr)
-                                                      .momentum(config.momentum)
-                                                      .nesterov(config.nesterov)
-                                                      .weight_decay(config.weight_decay));
+  auto optimizer_ptr = make_optimizer(model, config);
+  torch::optim::SGD& optimizer = *optimizer_ptr;
   torch::Generator generator = at::make_generator<at::CPUGeneratorImpl>(uint64_t(config.seed));
   int64_t first_epoch = 0;
   TrainResult result;
@@ -225,7 +251,6 @@ TrainResult train(Classifier& model, const TrainConfig& config, const DataSplits
   const int64_t n = train_set.size();
   const int64_t steps_per_epoch = (n + config.batch_size - 1) / config.batch_size;
   const int64_t total_steps = steps_per_epoch * config.epochs;
-  const auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(config.label_smoothing);
 
   const int64_t last_epoch = run.stop_after_epoch > 0 ? std::min(run.stop_after_epoch, config.epochs) : config.epochs;
   for (int64_t epoch = first_epoch; epoch < last_epoch; ++epoch) {
@@ -237,25 +262,15 @@ TrainResult train(Classifier& model, const TrainConfig& config, const DataSplits
     double lr = 0;
     for (int64_t step = 0; step < steps_per_epoch; ++step) {
       auto index = order.slice(0, step * config.batch_size, std::min(n, (step + 1) * config.batch_size));
-      auto images = normalize(augment(train_set.images.index_select(0, index), info, generator), info);
       auto labels = train_set.labels.index_select(0, index);
       lr = learning_rate(config.schedule, epoch * steps_per_epoch + step, steps_per_epoch, total_steps);
       set_learning_rate(optimizer, lr);
-      torch::Tensor logits;
-      {
-        Bf16Autocast autocast(config.bf16, device);
-        logits = model.forward(images);
-      }
-      auto loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), labels, loss_options);
-      optimizer.zero_grad();
-      loss.backward();
-      if (hooks.after_backward) hooks.after_backward();
-      optimizer.step();
-      if (hooks.after_step) hooks.after_step();
+      const StepOutput out =
+          train_step(model, optimizer, train_set.images.index_select(0, index), labels, info, generator, config, hooks);
       {
         torch::NoGradGuard no_grad;
-        loss_sum += loss.detach() * labels.size(0);
-        correct += logits.argmax(1).eq(labels).sum();
+        loss_sum += out.loss.detach() * labels.size(0);
+        correct += out.logits.argmax(1).eq(labels).sum();
       }
       const int64_t done = std::min(n, (step + 1) * config.batch_size);
       if (bar.due(step + 1))

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -51,6 +52,19 @@ struct TrainHooks {
   std::function<void()> after_backward;  // e.g. mask gradients
   std::function<void()> after_step;      // e.g. re-apply masks
 };
+
+// The pieces of train(), shared with the benchmarks.
+std::unique_ptr<torch::optim::SGD> make_optimizer(Classifier& model, const TrainConfig& config);
+
+// One step on a batch of stored uint8 images (B, C, H, W): augment,
+// normalize, forward (under bf16 autocast if configured), cross-entropy in
+// fp32, backward, optimizer step.
+struct StepOutput {
+  torch::Tensor loss, logits;
+};
+StepOutput train_step(Classifier& model, torch::optim::SGD& optimizer, const torch::Tensor& images,
+                      const torch::Tensor& labels, const DatasetInfo& info, torch::Generator& generator,
+                      const TrainConfig& config, const TrainHooks& hooks = {});
 
 struct EpochRecord {
   int64_t epoch = 0;  // 1-based

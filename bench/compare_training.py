@@ -1,0 +1,52 @@
+"""ResNet-20 training and evaluation throughput: dcomp against plain PyTorch
+(Debian's python3-torch), interleaved in one run, several repetitions.
+
+  /usr/bin/python3 bench/compare_training.py --dcomp build/bench/train_throughput [--reps 5] [--threads 1]
+
+Prints a Markdown table of the ratio dcomp/PyTorch (min, median, max) and
+the raw figures."""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run(command):
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--dcomp", required=True, help="path to the train_throughput benchmark")
+    p.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data", "cifar-10-batches-bin"))
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--fp32", action="store_true")
+    a = p.parse_args()
+    common = ["--data", a.data, "--threads", str(a.threads), "--steps", str(a.steps)] + (["--fp32"] if a.fp32 else [])
+    rows = {"dcomp": [], "pytorch": []}
+    for rep in range(a.reps):
+        # Alternate which goes first, so that drift in machine load hits both.
+        order = ["dcomp", "pytorch"] if rep % 2 == 0 else ["pytorch", "dcomp"]
+        for impl in order:
+            cmd = [a.dcomp] + common if impl == "dcomp" else [sys.executable, os.path.join(HERE, "python_train_throughput.py")] + common
+            rows[impl].append(run(cmd))
+            print(f"rep {rep + 1} {impl}: {rows[impl][-1]}", file=sys.stderr)
+    print(f"| metric ({a.threads} thread(s), {'fp32' if a.fp32 else 'bf16 autocast'}) | dcomp median | PyTorch median | ratio min | ratio median | ratio max |")
+    print("|---|---|---|---|---|---|")
+    for key in ["train_images_per_second", "eval_images_per_second"]:
+        ours = [r[key] for r in rows["dcomp"]]
+        theirs = [r[key] for r in rows["pytorch"]]
+        ratios = [o / t for o, t in zip(ours, theirs)]
+        print(f"| {key} | {statistics.median(ours):.0f} | {statistics.median(theirs):.0f} | "
+              f"{min(ratios):.2f} | {statistics.median(ratios):.2f} | {max(ratios):.2f} |")
+
+
+if __name__ == "__main__":
+    main()

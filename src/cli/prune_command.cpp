@@ -1,0 +1,108 @@
+// dcomp prune: magnitude pruning of a state_dict. dcomp sparsity: where a
+// state_dict's zeros are.
+#include <fmt/core.h>
+
+#include <fstream>
+#include <memory>
+#include <optional>
+
+#include "cli/commands.h"
+#include "core/atomic_file.h"
+#include "libtorch/prune.h"
+#include "libtorch/runtime_info.h"
+#include "libtorch/state_dict.h"
+#include "libtorch/train.h"
+
+namespace dcomp::cli {
+namespace {
+
+struct PruneOptions {
+  CommonOptions common;
+  std::string model = "resnet20", weights, out, targets_file, split = "test";
+  PruneSpec spec;
+  int64_t validation_size = 5000;
+  bool bf16 = false;
+};
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(path + ": " + e.what());
+  }
+}
+
+std::shared_ptr<Classifier> load_model(const std::string& name, const std::string& weights) {
+  auto model = make_model(name);
+  load_state_dict(*model, load_state_dict_file(weights));
+  return model;
+}
+
+// Top-1 on the chosen split, or nothing for "none".
+std::optional<double> top1_on(Classifier& model, const std::string& model_name, const PruneOptions& o) {
+  if (o.split == "none") return std::nullopt;
+  const DatasetInfo& info = dataset_info(model_spec(model_name).dataset);
+  const DataSplits data = load_splits(info, resolve_data_dir(info, o.common.data_dir), o.validation_size);
+  const torch::Device device = resolve_device(o.common.device);
+  model.to(device);
+  return evaluate(model, o.split == "test" ? data.test : data.validation, info, device, o.bf16).top1;
+}
+
+void run_prune(PruneOptions o) {
+  apply_threads(o.common);
+  if (!o.targets_file.empty()) o.spec = prune_spec_from_json(read_json(o.targets_file));
+  validate(o.spec);
+  auto model = load_model(o.model, o.weights);
+  prune(*model, o.spec);
+  const SparsityReport report = sparsity_report(*model);
+  fmt::print("{}", format_table(report));
+  const std::optional<double> top1 = top1_on(*model, o.model, o);
+  if (top1) fmt::print("top-1 on {} after pruning: {:.2f}%\n", o.split, 100 * *top1);
+  if (o.out.empty()) return;
+  save_state_dict(state_dict(*model), o.out);
+  nlohmann::json targets = nlohmann::json::array();
+  for (const auto& [pattern, sparsity] : o.spec.targets) targets.push_back({pattern, sparsity});
+  nlohmann::json metadata = {{"model", o.model},
+                             {"pruned_from", o.weights},
+                             {"pruning", {{"method", o.spec.method}, {"amount", o.spec.amount}, {"targets", targets}}},
+                             {"sparsity", to_json(report)},
+                             {"git_commit", git_commit()},
+                             {"created", utc_timestamp()}};
+  if (top1) metadata[o.split + "_top1"] = *top1;
+  write_file_atomic(sidecar_path(o.out), metadata.dump(2) + "\n");
+}
+
+}  // namespace
+
+void add_prune_command(CLI::App& app) {
+  auto o = std::make_shared<PruneOptions>();
+  CLI::App* cmd = app.add_subcommand("prune", "Magnitude pruning: zero the smallest weights of every conv and fc layer");
+  add_common_options(*cmd, o->common);
+  cmd->add_option("weights", o->weights, "state_dict .pt to prune")->required();
+  cmd->add_option("--model", o->model, "Architecture of the weights")->check(CLI::IsMember(model_names()))
+      ->capture_default_str();
+  cmd->add_option("--method", o->spec.method,
+                  "std: |w| < s*std(w) per layer; percentile: a fraction q of each layer; global: a fraction q of all "
+                  "prunable weights; layerwise: per-layer targets from --targets")
+      ->check(CLI::IsMember({"std", "percentile", "global", "layerwise"}));
+  cmd->add_option("--amount", o->spec.amount, "s for std, q for percentile and global");
+  cmd->add_option("--targets", o->targets_file,
+                  "JSON pruning spec: {\"method\": \"layerwise\", \"targets\": [[\"layer1.*\", 0.5], ...]}")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--split", o->split, "Evaluate on test, validation or none")
+      ->check(CLI::IsMember({"test", "validation", "none"}))->capture_default_str();
+  cmd->add_option("--validation-size", o->validation_size, "Images held out of the training set")->capture_default_str();
+  cmd->add_option("--out", o->out, "Pruned state_dict .pt (metadata with the sparsity report beside it)");
+  cmd->callback([o] { run_prune(*o); });
+
+  auto s = std::make_shared<std::pair<std::string, std::string>>("resnet20", "");
+  CLI::App* sparsity = app.add_subcommand("sparsity", "Per-layer weights, nonzeros and sparsity of a state_dict");
+  sparsity->add_option("weights", s->second, "state_dict .pt")->required();
+  sparsity->add_option("--model", s->first, "Architecture of the weights")->check(CLI::IsMember(model_names()))
+      ->capture_default_str();
+  sparsity->callback([s] { fmt::print("{}", format_table(sparsity_report(*load_model(s->first, s->second)))); });
+}
+
+}  // namespace dcomp::cli

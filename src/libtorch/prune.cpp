@@ -1,0 +1,167 @@
+#include "libtorch/prune.h"
+
+#include <fmt/format.h>
+#include <fnmatch.h>
+
+#include <stdexcept>
+
+#include "libtorch/state_dict.h"
+
+namespace dcomp {
+
+std::vector<LayerWeight> prunable_weights(torch::nn::Module& model) {
+  std::vector<LayerWeight> out;
+  for (const auto& item : model.named_modules()) {
+    const std::string prefix = item.key().empty() ? "" : item.key() + ".";
+    const torch::nn::Module& module = *item.value();
+    std::string kind;
+    if (module.as<torch::nn::Conv2d>()) kind = "conv";
+    else if (module.as<torch::nn::Linear>()) kind = "fc";
+    else continue;
+    out.push_back({prefix + "weight", kind, module.named_parameters(false)["weight"]});
+  }
+  return out;
+}
+
+double std_threshold(const torch::Tensor& weight, double sensitivity) {
+  // Standard deviation over the whole layer, unbiased as torch.std().
+  return sensitivity * weight.std().item<double>();
+}
+
+double quantile_threshold(const torch::Tensor& weight, double q) {
+  // Linear interpolation between order statistics, as numpy.percentile and
+  // torch.quantile do.
+  return torch::quantile(weight.detach().abs().flatten().to(torch::kFloat64), q).item<double>();
+}
+
+void validate(const PruneSpec& spec) {
+  if (spec.method == "std") {
+    if (spec.amount < 0) throw std::invalid_argument("std pruning needs a sensitivity s >= 0");
+  } else if (spec.method == "percentile" || spec.method == "global") {
+    if (spec.amount < 0 || spec.amount >= 1) throw std::invalid_argument(spec.method + " pruning needs q in [0, 1)");
+  } else if (spec.method == "layerwise") {
+    if (spec.targets.empty()) throw std::invalid_argument("layerwise pruning needs per-layer targets");
+    for (const auto& [pattern, sparsity] : spec.targets)
+      if (sparsity < 0 || sparsity >= 1)
+        throw std::invalid_argument("target sparsity for '" + pattern + "' must be in [0, 1)");
+  } else {
+    throw std::invalid_argument("unknown pruning method '" + spec.method + "' (std, percentile, global, layerwise)");
+  }
+}
+
+PruneSpec prune_spec_from_json(const nlohmann::json& j) {
+  PruneSpec spec;
+  for (const auto& [key, value] : j.items()) {
+    if (key == "method") value.get_to(spec.method);
+    else if (key == "amount") value.get_to(spec.amount);
+    else if (key == "targets") {
+      // An array of [pattern, sparsity] pairs keeps the order that decides
+      // which pattern wins.
+      for (const auto& pair : value) spec.targets.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<double>());
+    } else {
+      throw std::invalid_argument("unknown pruning setting '" + key + "'");
+    }
+  }
+  validate(spec);
+  return spec;
+}
+
+namespace {
+
+const double* layer_target(const PruneSpec& spec, const std::string& name) {
+  for (const auto& [pattern, sparsity] : spec.targets)
+    if (::fnmatch(pattern.c_str(), name.c_str(), 0) == 0) return &sparsity;
+  return nullptr;
+}
+
+void zero_below(torch::Tensor& weight, double threshold) {
+  weight.mul_(weight.abs().ge(threshold).to(weight.dtype()));
+}
+
+}  // namespace
+
+void prune(torch::nn::Module& model, const PruneSpec& spec) {
+  validate(spec);
+  torch::NoGradGuard no_grad;
+  std::vector<LayerWeight> layers = prunable_weights(model);
+  if (spec.method == "global") {
+    std::vector<torch::Tensor> all;
+    for (const LayerWeight& l : layers) all.push_back(l.weight.detach().abs().flatten());
+    const double threshold = quantile_threshold(torch::cat(all), spec.amount);
+    for (LayerWeight& l : layers) zero_below(l.weight, threshold);
+    return;
+  }
+  for (LayerWeight& l : layers) {
+    if (spec.method == "std") zero_below(l.weight, std_threshold(l.weight, spec.amount));
+    else if (spec.method == "percentile") zero_below(l.weight, quantile_threshold(l.weight, spec.amount));
+    else if (const double* target = layer_target(spec, l.name)) zero_below(l.weight, quantile_threshold(l.weight, *target));
+  }
+}
+
+Masks Masks::from_zeros(torch::nn::Module& model) {
+  Masks masks;
+  for (const LayerWeight& l : prunable_weights(model))
+    masks.weight_and_mask_.emplace_back(l.weight, l.weight.detach().ne(0).to(l.weight.dtype()));
+  return masks;
+}
+
+void Masks::apply() const {
+  torch::NoGradGuard no_grad;
+  for (const auto& [weight, mask] : weight_and_mask_) weight.mul_(mask.to(weight.device()));
+}
+
+void Masks::mask_gradients() const {
+  for (const auto& [weight, mask] : weight_and_mask_)
+    if (weight.grad().defined()) weight.mutable_grad().mul_(mask.to(weight.device()));
+}
+
+TrainHooks Masks::training_hooks() const {
+  TrainHooks hooks;
+  hooks.after_backward = [this] { mask_gradients(); };
+  hooks.after_step = [this] { apply(); };
+  return hooks;
+}
+
+SparsityReport sparsity_report(torch::nn::Module& model) {
+  SparsityReport report;
+  for (const LayerWeight& l : prunable_weights(model)) {
+    SparsityRow row{l.name, l.weight.sizes().vec(), l.weight.numel(), l.weight.count_nonzero().item<int64_t>()};
+    report.prunable_weights += row.weights;
+    report.prunable_nonzeros += row.nonzeros;
+    report.layers.push_back(row);
+  }
+  for (const auto& p : model.parameters()) {
+    report.all_parameters += p.numel();
+    report.all_nonzeros += p.count_nonzero().item<int64_t>();
+  }
+  return report;
+}
+
+nlohmann::json to_json(const SparsityReport& r) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const SparsityRow& row : r.layers)
+    layers.push_back({{"name", row.name}, {"shape", row.shape}, {"weights", row.weights},
+                      {"nonzeros", row.nonzeros}, {"sparsity", row.sparsity()}});
+  return {{"layers", layers},
+          {"prunable_weights", r.prunable_weights},
+          {"prunable_nonzeros", r.prunable_nonzeros},
+          {"prunable_sparsity", 1.0 - double(r.prunable_nonzeros) / double(std::max<int64_t>(1, r.prunable_weights))},
+          {"all_parameters", r.all_parameters},
+          {"all_nonzeros", r.all_nonzeros},
+          {"all_sparsity", 1.0 - double(r.all_nonzeros) / double(std::max<int64_t>(1, r.all_parameters))}};
+}
+
+std::string format_table(const SparsityReport& r) {
+  std::string out = fmt::format("{:<26} {:<16} {:>9} {:>9} {:>9}\n", "layer", "shape", "weights", "nonzeros", "sparsity");
+  for (const SparsityRow& row : r.layers)
+    out += fmt::format("{:<26} {:<16} {:>9} {:>9} {:>8.2f}%\n", row.name, fmt::format("{}", fmt::join(row.shape, "x")),
+                       row.weights, row.nonzeros, 100 * row.sparsity());
+  const auto pct = [](int64_t nz, int64_t n) { return 100.0 * (1.0 - double(nz) / double(std::max<int64_t>(1, n))); };
+  out += fmt::format("{:<26} {:<16} {:>9} {:>9} {:>8.2f}%\n", "prunable weights", "", r.prunable_weights,
+                     r.prunable_nonzeros, pct(r.prunable_nonzeros, r.prunable_weights));
+  out += fmt::format("{:<26} {:<16} {:>9} {:>9} {:>8.2f}%\n", "all parameters", "", r.all_parameters, r.all_nonzeros,
+                     pct(r.all_nonzeros, r.all_parameters));
+  return out;
+}
+
+}  // namespace dcomp

@@ -1,0 +1,77 @@
+// Magnitude pruning (Han et al. 2015, section 2) and the masks that keep
+// pruned weights at exactly zero through retraining.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "libtorch/train.h"
+
+namespace dcomp {
+
+// A prunable weight: the weight of every Conv2d and Linear (not biases, not
+// BatchNorm), in state_dict order.
+struct LayerWeight {
+  std::string name;  // e.g. "layer1.0.conv1.weight"
+  std::string kind;  // "conv" | "fc"
+  torch::Tensor weight;
+};
+std::vector<LayerWeight> prunable_weights(torch::nn::Module& model);
+
+// Per-layer thresholds; a weight survives when |w| >= threshold.
+double std_threshold(const torch::Tensor& weight, double sensitivity);  // s * std(w)
+double quantile_threshold(const torch::Tensor& weight, double q);       // q-quantile of |w|
+
+// How to choose the thresholds.
+struct PruneSpec {
+  std::string method;  // "std" | "percentile" | "global" | "layerwise"
+  double amount = 0;   // std: s; percentile and global: q in [0, 1)
+  // layerwise: (glob pattern, sparsity) pairs; the first pattern matching a
+  // layer's name wins; layers no pattern matches are left alone.
+  std::vector<std::pair<std::string, double>> targets;
+};
+void validate(const PruneSpec& spec);
+PruneSpec prune_spec_from_json(const nlohmann::json& j);  // {"method":..., "amount":..., "targets": {...}}
+
+// Zeroes the weights the spec selects, in place. Weights that are already
+// zero stay zero.
+void prune(torch::nn::Module& model, const PruneSpec& spec);
+
+// Masks implied by the zeros of a model's prunable weights: a pruned weight
+// is exactly 0.0, every other weight is not.
+class Masks {
+ public:
+  static Masks from_zeros(torch::nn::Module& model);
+
+  void apply() const;           // w *= mask
+  void mask_gradients() const;  // grad *= mask
+  // Hooks for train(): gradients masked before each optimizer step and the
+  // mask applied again after it, so neither momentum nor weight decay can
+  // revive a pruned weight.
+  TrainHooks training_hooks() const;
+
+ private:
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> weight_and_mask_;
+};
+
+// Where the zeros are: one row per prunable weight, and totals.
+struct SparsityRow {
+  std::string name;
+  std::vector<int64_t> shape;
+  int64_t weights = 0, nonzeros = 0;
+  double sparsity() const { return weights ? 1.0 - double(nonzeros) / double(weights) : 0.0; }
+};
+struct SparsityReport {
+  std::vector<SparsityRow> layers;
+  int64_t prunable_weights = 0, prunable_nonzeros = 0;
+  int64_t all_parameters = 0, all_nonzeros = 0;  // every parameter, BN and biases included
+};
+SparsityReport sparsity_report(torch::nn::Module& model);
+nlohmann::json to_json(const SparsityReport& report);
+std::string format_table(const SparsityReport& report);
+
+}  // namespace dcomp

@@ -1,0 +1,193 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "libtorch/prune.h"
+#include "libtorch/state_dict.h"
+#include "temp_dir.h"
+
+using namespace dcomp;
+using dcomp::testing::TempDir;
+
+namespace {
+
+// numpy.percentile's default (linear) on |w|, written out.
+double reference_quantile(const torch::Tensor& w, double q) {
+  std::vector<double> v;
+  for (int64_t i = 0; i < w.numel(); ++i) v.push_back(std::abs(w.flatten()[i].item<double>()));
+  std::sort(v.begin(), v.end());
+  const double pos = q * double(v.size() - 1);
+  const size_t lo = size_t(pos);
+  const double frac = pos - double(lo);
+  return lo + 1 < v.size() ? v[lo] + frac * (v[lo + 1] - v[lo]) : v[lo];
+}
+
+double reference_std(const torch::Tensor& w) {  // unbiased, as torch.std
+  const double n = double(w.numel());
+  double mean = 0, ss = 0;
+  for (int64_t i = 0; i < w.numel(); ++i) mean += w.flatten()[i].item<double>() / n;
+  for (int64_t i = 0; i < w.numel(); ++i) ss += std::pow(w.flatten()[i].item<double>() - mean, 2);
+  return std::sqrt(ss / (n - 1));
+}
+
+int64_t zeros(const torch::Tensor& t) { return t.numel() - t.count_nonzero().item<int64_t>(); }
+
+}  // namespace
+
+TEST(Prune, PrunableWeightsAreConvAndLinearWeightsOnly) {
+  auto model = make_model("resnet20");
+  const auto layers = prunable_weights(*model);
+  ASSERT_EQ(layers.size(), 20u);  // 19 convolutions and the classifier
+  EXPECT_EQ(layers.front().name, "conv1.weight");
+  EXPECT_EQ(layers.front().kind, "conv");
+  EXPECT_EQ(layers.back().name, "fc.weight");
+  EXPECT_EQ(layers.back().kind, "fc");
+}
+
+TEST(Prune, ThresholdsMatchReferenceComputation) {
+  torch::manual_seed(3);
+  auto w = torch::randn({17, 9});
+  EXPECT_NEAR(std_threshold(w, 0.5), 0.5 * reference_std(w), 1e-6);
+  for (double q : {0.0, 0.25, 0.5, 0.75, 0.9}) EXPECT_NEAR(quantile_threshold(w, q), reference_quantile(w, q), 1e-6);
+}
+
+TEST(Prune, ZeroAmountPrunesNothingButExactZeros) {
+  for (const std::string method : {"std", "percentile", "global"}) {
+    torch::manual_seed(1);
+    auto model = make_model("lenet5");
+    {
+      torch::NoGradGuard no_grad;
+      prunable_weights(*model)[1].weight.view(-1).slice(0, 0, 100).zero_();  // 100 exact zeros
+    }
+    const SparsityReport before = sparsity_report(*model);
+    prune(*model, {method, 0.0, {}});
+    const SparsityReport after = sparsity_report(*model);
+    EXPECT_EQ(after.prunable_nonzeros, before.prunable_nonzeros) << method;
+    EXPECT_EQ(before.prunable_weights - before.prunable_nonzeros, 100) << method;
+  }
+}
+
+TEST(Prune, PercentilePrunesThatFractionOfEveryLayer) {
+  torch::manual_seed(2);
+  auto model = make_model("resnet20");
+  prune(*model, {"percentile", 0.75, {}});
+  for (const SparsityRow& row : sparsity_report(*model).layers)
+    EXPECT_NEAR(row.sparsity(), 0.75, 1.0 / double(row.weights) + 1e-9) << row.name;
+}
+
+TEST(Prune, StdPrunesBelowSTimesStd) {
+  torch::manual_seed(4);
+  auto model = make_model("lenet300");
+  std::vector<double> thresholds;
+  for (const LayerWeight& l : prunable_weights(*model)) thresholds.push_back(1.0 * reference_std(l.weight));
+  auto original = state_dict(*model);
+  prune(*model, {"std", 1.0, {}});
+  const auto layers = prunable_weights(*model);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    auto before = std::find_if(original.begin(), original.end(), [&](auto& e) { return e.first == layers[i].name; })->second;
+    auto expected = before * before.abs().ge(thresholds[i]).to(torch::kFloat32);
+    EXPECT_TRUE(torch::allclose(layers[i].weight, expected)) << layers[i].name;
+  }
+}
+
+TEST(Prune, GlobalUsesOneThresholdAcrossLayers) {
+  torch::manual_seed(5);
+  auto model = make_model("lenet300");
+  std::vector<torch::Tensor> all;
+  for (const LayerWeight& l : prunable_weights(*model)) all.push_back(l.weight.detach().abs().flatten());
+  const double t = reference_quantile(torch::cat(all).slice(0, 0, 1000000), 0.6);
+  prune(*model, {"global", 0.6, {}});
+  const SparsityReport r = sparsity_report(*model);
+  EXPECT_NEAR(1.0 - double(r.prunable_nonzeros) / double(r.prunable_weights), 0.6, 1e-4);
+  for (const LayerWeight& l : prunable_weights(*model)) {
+    auto kept = l.weight.detach().abs();
+    EXPECT_GE(kept.masked_select(kept.ne(0)).min().item<double>(), t - 1e-7) << l.name;
+  }
+}
+
+TEST(Prune, LayerwiseTargetsFirstMatchWins) {
+  torch::manual_seed(6);
+  auto model = make_model("lenet300");
+  prune(*model, PruneSpec{"layerwise", 0, {{"fc1.*", 0.9}, {"fc*", 0.5}}});
+  const SparsityReport r = sparsity_report(*model);
+  EXPECT_NEAR(r.layers[0].sparsity(), 0.9, 1e-4);
+  EXPECT_NEAR(r.layers[1].sparsity(), 0.5, 1e-4);
+  EXPECT_NEAR(r.layers[2].sparsity(), 0.5, 1e-3);
+  auto untouched = make_model("lenet300");
+  prune(*untouched, PruneSpec{"layerwise", 0, {{"conv*", 0.9}}});
+  EXPECT_EQ(sparsity_report(*untouched).prunable_nonzeros, sparsity_report(*untouched).prunable_weights);
+}
+
+TEST(Prune, SpecFromJsonRejectsUnknownKeysAndBadValues) {
+  EXPECT_THROW(prune_spec_from_json({{"method", "percentile"}, {"amout", 0.5}}), std::invalid_argument);
+  EXPECT_THROW(prune_spec_from_json({{"method", "percentile"}, {"amount", 1.5}}), std::invalid_argument);
+  EXPECT_THROW(prune_spec_from_json({{"method", "random"}}), std::invalid_argument);
+  const PruneSpec spec = prune_spec_from_json(
+      nlohmann::json::parse(R"({"method": "layerwise", "targets": [["layer3.*", 0.8], ["*", 0.5]]})"));
+  ASSERT_EQ(spec.targets.size(), 2u);
+  EXPECT_EQ(spec.targets[0].first, "layer3.*");
+}
+
+namespace {
+
+// Fashion-MNIST, if installed: 6,000 training and 2,000 validation images.
+std::optional<DataSplits> small_fashion_mnist() {
+  const std::string dir = "/usr/share/datasets/fashion-mnist";
+  if (!std::filesystem::exists(dir)) return std::nullopt;
+  const DataSplits full = load_splits(dataset_info("fmnist"), dir, 0);
+  return DataSplits{full.train.slice(0, 6000), full.train.slice(6000, 8000), full.test};
+}
+
+TrainConfig quick(int64_t epochs, double lr) {
+  TrainConfig c;
+  c.model = "lenet300";
+  c.epochs = epochs;
+  c.batch_size = 64;
+  c.schedule.base_lr = lr;
+  return c;
+}
+
+}  // namespace
+
+// Masked retraining keeps every pruned weight at exactly 0.0, makes no other
+// weight zero, and wins back the accuracy pruning lost.
+TEST(MaskedRetraining, KeepsZerosAndRecoversAccuracy) {
+  const auto data = small_fashion_mnist();
+  if (!data) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  const DatasetInfo& info = dataset_info("fmnist");
+  TempDir dir;
+  torch::manual_seed(0);
+  auto model = make_model("lenet300");
+  train(*model, quick(2, 0.05), *data, info, torch::kCPU, {dir.file("dense")});
+  const double dense = evaluate(*model, data->validation, info, torch::kCPU).top1;
+
+  prune(*model, {"percentile", 0.95, {}});
+  const double pruned = evaluate(*model, data->validation, info, torch::kCPU).top1;
+  std::vector<torch::Tensor> zero_before;
+  for (const LayerWeight& l : prunable_weights(*model)) zero_before.push_back(l.weight.eq(0).clone());
+
+  const Masks masks = Masks::from_zeros(*model);
+  train(*model, quick(2, 0.01), *data, info, torch::kCPU, {dir.file("retrain")}, masks.training_hooks());
+  const double retrained = evaluate(*model, data->validation, info, torch::kCPU).top1;
+
+  const auto layers = prunable_weights(*model);
+  for (size_t i = 0; i < layers.size(); ++i)
+    EXPECT_TRUE(torch::equal(layers[i].weight.eq(0), zero_before[i])) << layers[i].name;
+  EXPECT_LT(pruned, dense - 0.05) << "95% pruning should cost accuracy before retraining";
+  EXPECT_GT(retrained, pruned + 0.03);
+  EXPECT_GT(retrained, dense - 0.03);
+}
+
+// Without the masks, the same retraining revives pruned weights: the hooks
+// are what keep them at zero.
+TEST(MaskedRetraining, WithoutMasksZerosAreRevived) {
+  const auto data = small_fashion_mnist();
+  if (!data) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TempDir dir;
+  torch::manual_seed(0);
+  auto model = make_model("lenet300");
+  prune(*model, {"percentile", 0.9, {}});
+  const int64_t zero_count = zeros(prunable_weights(*model)[0].weight);
+  train(*model, quick(1, 0.01), *data, dataset_info("fmnist"), torch::kCPU, {dir.str()});
+  EXPECT_LT(zeros(prunable_weights(*model)[0].weight), zero_count / 10);
+}
