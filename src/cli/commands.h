@@ -25,6 +25,11 @@ std::vector<std::string> model_names();
 void add_train_command(CLI::App& app);
 void add_finetune_command(CLI::App& app);
 void add_prune_command(CLI::App& app);
+void add_lab_commands(CLI::App& app);
+
+// The command line dcomp was started with, for the records results keep.
+const std::string& invocation();
+void set_invocation(int argc, char** argv);
 void add_eval_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 

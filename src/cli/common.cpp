@@ -22,4 +22,15 @@ std::string sidecar_path(const std::string& model_path) {
   return std::filesystem::path(model_path).replace_extension(".json").string();
 }
 
+namespace {
+std::string g_invocation;
+}
+
+const std::string& invocation() { return g_invocation; }
+
+void set_invocation(int argc, char** argv) {
+  g_invocation = "dcomp";
+  for (int i = 1; i < argc; ++i) g_invocation += std::string(" ") + argv[i];
+}
+
 }  // namespace dcomp::cli

@@ -13,12 +13,14 @@ std::string first_line(const std::string& text) { return text.substr(0, text.fin
 
 int main(int argc, char** argv) {
   CLI::App app{"dcomp: Deep Compression (pruning, weight sharing, Huffman coding) for PyTorch models"};
+  dcomp::cli::set_invocation(argc, argv);
   app.require_subcommand(1);
   app.set_version_flag("--version", "dcomp 0.1.0");
   dcomp::cli::add_train_command(app);
   dcomp::cli::add_finetune_command(app);
   dcomp::cli::add_prune_command(app);
   dcomp::cli::add_eval_command(app);
+  dcomp::cli::add_lab_commands(app);
   dcomp::cli::add_data_command(app);
   try {
     app.parse(argc, argv);

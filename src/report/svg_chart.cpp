@@ -1,0 +1,141 @@
+#include "report/svg_chart.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace dcomp {
+namespace {
+
+constexpr double kWidth = 720, kHeight = 420;
+constexpr double kLeft = 70, kRight = 170, kTop = 40, kBottom = 90;  // margins; legend on the right
+const char* const kColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+
+std::string escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '&') out += "&amp;";
+    else if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '"') out += "&quot;";
+    else out += c;
+  }
+  return out;
+}
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+
+// A "nice" axis: range [lo, hi] rounded out to steps of 1, 2 or 5 x 10^k.
+struct Axis {
+  double lo, hi, step;
+  Axis(double min, double max) {
+    if (!(max > min)) max = min + 1;
+    const double raw = (max - min) / 5;
+    const double mag = std::pow(10, std::floor(std::log10(raw)));
+    step = raw / mag < 1.5 ? mag : raw / mag < 3.5 ? 2 * mag : raw / mag < 7.5 ? 5 * mag : 10 * mag;
+    lo = std::floor(min / step) * step;
+    hi = std::ceil(max / step) * step;
+  }
+};
+
+struct Frame {
+  Axis y;
+  double plot_w = kWidth - kLeft - kRight, plot_h = kHeight - kTop - kBottom;
+  double py(double v) const { return kTop + plot_h * (1 - (v - y.lo) / (y.hi - y.lo)); }
+};
+
+std::string header(const ChartText& text) {
+  std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(kWidth) + "\" height=\"" + num(kHeight) +
+                  "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  s += "<text x=\"" + num(kWidth / 2) + "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" + escape(text.title) + "</text>\n";
+  s += "<text x=\"16\" y=\"" + num(kTop + (kHeight - kTop - kBottom) / 2) + "\" text-anchor=\"middle\" transform=\"rotate(-90 16 " +
+       num(kTop + (kHeight - kTop - kBottom) / 2) + ")\">" + escape(text.y_label) + "</text>\n";
+  s += "<text x=\"" + num(kLeft + (kWidth - kLeft - kRight) / 2) + "\" y=\"" + num(kHeight - 12) +
+       "\" text-anchor=\"middle\">" + escape(text.x_label) + "</text>\n";
+  return s;
+}
+
+std::string y_axis(const Frame& f) {
+  std::string s;
+  for (double v = f.y.lo; v <= f.y.hi + f.y.step / 2; v += f.y.step) {
+    s += "<line x1=\"" + num(kLeft) + "\" x2=\"" + num(kLeft + f.plot_w) + "\" y1=\"" + num(f.py(v)) + "\" y2=\"" +
+         num(f.py(v)) + "\" stroke=\"#ddd\"/>\n";
+    s += "<text x=\"" + num(kLeft - 6) + "\" y=\"" + num(f.py(v) + 4) + "\" text-anchor=\"end\">" + num(v) + "</text>\n";
+  }
+  s += "<rect x=\"" + num(kLeft) + "\" y=\"" + num(kTop) + "\" width=\"" + num(f.plot_w) + "\" height=\"" +
+       num(f.plot_h) + "\" fill=\"none\" stroke=\"#333\"/>\n";
+  return s;
+}
+
+std::string legend(const std::vector<Series>& series) {
+  std::string s;
+  for (size_t i = 0; i < series.size(); ++i) {
+    const double y = kTop + 10 + 18 * double(i);
+    s += "<rect x=\"" + num(kWidth - kRight + 12) + "\" y=\"" + num(y - 9) + "\" width=\"12\" height=\"12\" fill=\"" +
+         kColours[i % 10] + "\"/>\n";
+    s += "<text x=\"" + num(kWidth - kRight + 30) + "\" y=\"" + num(y + 1) + "\">" + escape(series[i].label) + "</text>\n";
+  }
+  return s;
+}
+
+std::pair<double, double> y_range(const std::vector<Series>& series, bool include_zero) {
+  double lo = include_zero ? 0 : INFINITY, hi = include_zero ? 0 : -INFINITY;
+  for (const Series& s : series)
+    for (double v : s.y) lo = std::min(lo, v), hi = std::max(hi, v);
+  return {std::isfinite(lo) ? lo : 0, std::isfinite(hi) ? hi : 1};
+}
+
+}  // namespace
+
+std::string line_chart(const ChartText& text, const std::vector<Series>& series) {
+  double x_lo = INFINITY, x_hi = -INFINITY;
+  for (const Series& s : series)
+    for (double v : s.x) x_lo = std::min(x_lo, v), x_hi = std::max(x_hi, v);
+  if (!std::isfinite(x_lo)) x_lo = 0, x_hi = 1;
+  const auto [y_lo, y_hi] = y_range(series, false);
+  const Frame f{Axis(y_lo, y_hi)};
+  const Axis x(x_lo, x_hi);
+  auto px = [&](double v) { return kLeft + f.plot_w * (v - x.lo) / (x.hi - x.lo); };
+  std::string s = header(text) + y_axis(f);
+  for (double v = x.lo; v <= x.hi + x.step / 2; v += x.step)
+    s += "<text x=\"" + num(px(v)) + "\" y=\"" + num(kTop + f.plot_h + 16) + "\" text-anchor=\"middle\">" + num(v) + "</text>\n";
+  for (size_t i = 0; i < series.size(); ++i) {
+    std::string points;
+    for (size_t k = 0; k < std::min(series[i].x.size(), series[i].y.size()); ++k) {
+      points += num(px(series[i].x[k])) + "," + num(f.py(series[i].y[k])) + " ";
+      s += "<circle cx=\"" + num(px(series[i].x[k])) + "\" cy=\"" + num(f.py(series[i].y[k])) + "\" r=\"3.5\" fill=\"" +
+           kColours[i % 10] + "\"/>\n";
+    }
+    s += "<polyline points=\"" + points + "\" fill=\"none\" stroke=\"" + kColours[i % 10] + "\" stroke-width=\"2\"/>\n";
+  }
+  return s + legend(series) + "</svg>\n";
+}
+
+std::string bar_chart(const ChartText& text, const std::vector<std::string>& categories,
+                      const std::vector<Series>& series) {
+  const auto [y_lo, y_hi] = y_range(series, true);
+  const Frame f{Axis(y_lo, y_hi)};
+  std::string s = header(text) + y_axis(f);
+  const double group = f.plot_w / double(std::max<size_t>(1, categories.size()));
+  const double bar = group * 0.8 / double(std::max<size_t>(1, series.size()));
+  for (size_t c = 0; c < categories.size(); ++c) {
+    const double gx = kLeft + group * double(c) + group * 0.1;
+    for (size_t i = 0; i < series.size(); ++i) {
+      if (c >= series[i].y.size()) continue;
+      const double top = f.py(std::max(0.0, series[i].y[c])), base = f.py(std::min(0.0, series[i].y[c]));
+      s += "<rect x=\"" + num(gx + bar * double(i)) + "\" y=\"" + num(top) + "\" width=\"" + num(bar) + "\" height=\"" +
+           num(base - top) + "\" fill=\"" + kColours[i % 10] + "\"/>\n";
+    }
+    const double lx = gx + group * 0.4, ly = kTop + f.plot_h + 10;
+    s += "<text x=\"" + num(lx) + "\" y=\"" + num(ly) + "\" text-anchor=\"end\" font-size=\"10\" transform=\"rotate(-50 " +
+         num(lx) + " " + num(ly) + ")\">" + escape(categories[c]) + "</text>\n";
+  }
+  return s + legend(series) + "</svg>\n";
+}
+
+}  // namespace dcomp
