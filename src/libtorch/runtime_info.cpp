@@ -38,7 +38,10 @@ std::string git_commit() {
   const std::string git = "git -C '" DCOMP_SOURCE_DIR "' ";
   const std::string commit = run_command(git + "rev-parse --verify --quiet HEAD 2>/dev/null");
   if (commit.empty()) return "unknown";
-  const bool dirty = !run_command(git + "status --porcelain --untracked-files=no 2>/dev/null").empty();
+  // Modified artifacts (models/, results/) do not make the code dirty: a
+  // run that rewrites a committed model must still record a clean commit.
+  const bool dirty =
+      !run_command(git + "status --porcelain --untracked-files=no -- . ':!models' ':!results' 2>/dev/null").empty();
   return dirty ? commit + "-dirty" : commit;
 }
 
