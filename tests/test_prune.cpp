@@ -191,3 +191,53 @@ TEST(MaskedRetraining, WithoutMasksZerosAreRevived) {
   train(*model, quick(1, 0.01), *data, dataset_info("fmnist"), torch::kCPU, {dir.str()});
   EXPECT_LT(zeros(prunable_weights(*model)[0].weight), zero_count / 10);
 }
+
+TEST(PruneSchedule, CubicRisesFastThenLevelsOff) {
+  PruneSchedule s{{"percentile", 0.8, {}}, 0.0, 2, 10, 2, "cubic"};
+  EXPECT_DOUBLE_EQ(schedule_progress(s, 0), 0.0);
+  EXPECT_DOUBLE_EQ(schedule_progress(s, 2), 0.0);                     // first pruning step: initial
+  EXPECT_DOUBLE_EQ(schedule_progress(s, 6), 1 - std::pow(0.5, 3));  // halfway in time, 87.5% of the way
+  EXPECT_DOUBLE_EQ(schedule_progress(s, 7), schedule_progress(s, 6));  // only every 2 epochs
+  EXPECT_DOUBLE_EQ(schedule_progress(s, 10), 1.0);
+  s.shape = "linear";
+  EXPECT_DOUBLE_EQ(schedule_progress(s, 6), 0.5);
+}
+
+TEST(PruneSchedule, FromJsonValidates) {
+  EXPECT_THROW(prune_schedule_from_json({{"method", "std"}, {"amount", 1.0}}), std::invalid_argument);
+  EXPECT_THROW(prune_schedule_from_json({{"method", "percentile"}, {"amount", 0.5}, {"every", 0}}), std::invalid_argument);
+  EXPECT_THROW(prune_schedule_from_json({{"method", "percentile"}, {"amount", 0.5}, {"shape", "cosine"}}),
+               std::invalid_argument);
+  const PruneSchedule s = prune_schedule_from_json(
+      {{"method", "percentile"}, {"amount", 0.5}, {"begin_epoch", 1}, {"end_epoch", 3}, {"shape", "linear"}});
+  EXPECT_EQ(s.end_epoch, 3);
+  EXPECT_EQ(s.target.amount, 0.5);
+}
+
+// Gradual pruning from a dense model reaches the target sparsity in every
+// layer by end_epoch and keeps it after.
+TEST(PruneSchedule, GradualPruningReachesTheTarget) {
+  const auto data = small_fashion_mnist();
+  if (!data) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TempDir dir;
+  torch::manual_seed(0);
+  auto model = make_model("lenet300");
+  Masks masks = Masks::from_zeros(*model);
+  const PruneSchedule schedule{{"layerwise", 0, {{"fc1.*", 0.9}, {"*", 0.6}}}, 0.0, 0, 2, 1, "cubic"};
+  std::vector<double> fc1_sparsity;
+  TrainHooks hooks = scheduled_pruning_hooks(*model, schedule, masks);
+  auto prune_epoch = hooks.before_epoch;
+  hooks.before_epoch = [&](int64_t epoch) {
+    prune_epoch(epoch);
+    fc1_sparsity.push_back(sparsity_report(*model).layers[0].sparsity());
+  };
+  train(*model, quick(4, 0.05), *data, dataset_info("fmnist"), torch::kCPU, {dir.str()}, hooks);
+  ASSERT_EQ(fc1_sparsity.size(), 4u);
+  EXPECT_NEAR(fc1_sparsity[0], 0.0, 1e-6);
+  EXPECT_NEAR(fc1_sparsity[1], 0.9 * (1 - std::pow(0.5, 3)), 1e-4);
+  EXPECT_NEAR(fc1_sparsity[2], 0.9, 1e-4);
+  const SparsityReport r = sparsity_report(*model);
+  EXPECT_NEAR(r.layers[0].sparsity(), 0.9, 1e-4);  // kept through the last epochs
+  EXPECT_NEAR(r.layers[1].sparsity(), 0.6, 1e-4);
+  EXPECT_GT(evaluate(*model, data->validation, dataset_info("fmnist"), torch::kCPU).top1, 0.8);
+}

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@ struct CommonOptions {
 void add_common_options(CLI::App& command, CommonOptions& options);
 void apply_threads(const CommonOptions& options);
 
+// A JSON file's contents; errors name the file.
+nlohmann::json read_json_file(const std::string& path);
+
 // The metadata file that sits beside a model file: x.pt -> x.json.
 std::string sidecar_path(const std::string& model_path);
 
@@ -26,6 +30,7 @@ void add_train_command(CLI::App& app);
 void add_finetune_command(CLI::App& app);
 void add_prune_command(CLI::App& app);
 void add_lab_commands(CLI::App& app);
+void add_sensitivity_command(CLI::App& app);
 
 // The command line dcomp was started with, for the records results keep.
 const std::string& invocation();

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   dcomp::cli::add_prune_command(app);
   dcomp::cli::add_eval_command(app);
   dcomp::cli::add_lab_commands(app);
+  dcomp::cli::add_sensitivity_command(app);
   dcomp::cli::add_data_command(app);
   try {
     app.parse(argc, argv);

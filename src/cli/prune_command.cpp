@@ -2,7 +2,6 @@
 // state_dict's zeros are.
 #include <fmt/core.h>
 
-#include <fstream>
 #include <memory>
 #include <optional>
 
@@ -24,16 +23,6 @@ struct PruneOptions {
   bool bf16 = false;
 };
 
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(path + ": " + e.what());
-  }
-}
-
 std::shared_ptr<Classifier> load_model(const std::string& name, const std::string& weights) {
   auto model = make_model(name);
   load_state_dict(*model, load_state_dict_file(weights));
@@ -52,7 +41,7 @@ std::optional<double> top1_on(Classifier& model, const std::string& model_name, 
 
 void run_prune(PruneOptions o) {
   apply_threads(o.common);
-  if (!o.targets_file.empty()) o.spec = prune_spec_from_json(read_json(o.targets_file));
+  if (!o.targets_file.empty()) o.spec = prune_spec_from_json(read_json_file(o.targets_file));
   validate(o.spec);
   auto model = load_model(o.model, o.weights);
   prune(*model, o.spec);

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <memory>
+#include <optional>
 
 #include "cli/commands.h"
 #include "core/atomic_file.h"
@@ -24,7 +24,8 @@ struct TrainOptions {
   TrainConfig defaults;     // the command's own defaults
   TrainConfig flags;        // bound to the command line
   std::string config_file;  // a JSON recipe; explicit flags override it
-  std::string init_weights; // finetune: the pruned model
+  std::string init_weights;   // finetune: the pruned (or dense) model
+  std::string schedule_file;  // finetune: prune on a schedule while training
   std::string run_name, runs_dir = "runs", out;
   RunControl run;
 };
@@ -33,15 +34,7 @@ struct TrainOptions {
 // given explicitly. Option --foo-bar sets recipe key foo_bar.
 TrainConfig resolve_config(const TrainOptions& o, const CLI::App& cmd) {
   nlohmann::json recipe = to_json(o.defaults);
-  if (!o.config_file.empty()) {
-    std::ifstream in(o.config_file);
-    if (!in) throw std::runtime_error(o.config_file + ": cannot open");
-    try {
-      recipe.update(nlohmann::json::parse(in));
-    } catch (const nlohmann::json::exception& e) {
-      throw std::runtime_error(o.config_file + ": " + e.what());
-    }
-  }
+  if (!o.config_file.empty()) recipe.update(read_json_file(o.config_file));
   const nlohmann::json flags = to_json(o.flags);
   for (const CLI::Option* option : cmd.get_options()) {
     std::string key = option->get_name();
@@ -66,15 +59,19 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
   auto model = make_model(config.model);
   const bool masked = !o.init_weights.empty();
   if (masked) load_state_dict(*model, load_state_dict_file(o.init_weights));
+  std::optional<PruneSchedule> schedule;
+  if (!o.schedule_file.empty()) schedule = prune_schedule_from_json(read_json_file(o.schedule_file));
   // Masks live as long as the training that uses their hooks.
-  const Masks masks = Masks::from_zeros(*model);
+  Masks masks = Masks::from_zeros(*model);
+  const TrainHooks hooks = schedule ? scheduled_pruning_hooks(*model, *schedule, masks)
+                           : masked ? masks.training_hooks()
+                                    : TrainHooks{};
   RunControl run = o.run;
   run.run_dir = (std::filesystem::path(o.runs_dir) / (o.run_name.empty() ? config.model : o.run_name)).string();
   fmt::print(stderr, "{} {} ({} parameters) on {}: {} train / {} validation images, device {}, run {}\n",
              masked ? "masked retraining of" : "training", config.model, parameter_count(*model), info.name,
              data.train.size(), data.validation.size(), device.str(), run.run_dir);
-  const TrainResult result =
-      train(*model, config, data, info, device, run, masked ? masks.training_hooks() : TrainHooks{});
+  const TrainResult result = train(*model, config, data, info, device, run, hooks);
   if (int64_t(result.epochs.size()) < config.epochs) {
     fmt::print("{}: stopped after epoch {} of {}; continue with --resume\n", run.run_dir, result.epochs.size(),
                config.epochs);
@@ -102,6 +99,7 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
   };
   if (masked) {
     metadata["init_weights"] = o.init_weights;
+    if (schedule) metadata["prune_schedule"] = read_json_file(o.schedule_file);
     metadata["sparsity"] = to_json(sparsity_report(*model));
   }
   write_file_atomic(sidecar_path(out), metadata.dump(2) + "\n");
@@ -142,8 +140,13 @@ CLI::App* add_training_command(CLI::App& app, const std::string& name, const std
       ->check(CLI::PositiveNumber);
   cmd->add_option("--out", options->out, "Output state_dict .pt (default: RUN_DIR/model.pt), metadata beside it");
   cmd->callback([options, cmd] { run_train(*options, *cmd); });
-  if (name == "finetune")
+  if (name == "finetune") {
     cmd->add_option("weights", options->init_weights, "Pruned state_dict .pt; its zeros are the mask")->required();
+    cmd->add_option("--prune-schedule", options->schedule_file,
+                    "JSON: prune while training, e.g. {\"method\": \"percentile\", \"amount\": 0.9, "
+                    "\"begin_epoch\": 0, \"end_epoch\": 10, \"every\": 1, \"shape\": \"cubic\"}")
+        ->check(CLI::ExistingFile);
+  }
   return cmd;
 }
 

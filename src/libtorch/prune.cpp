@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fnmatch.h>
 
+#include <cmath>
 #include <stdexcept>
 
 #include "libtorch/state_dict.h"
@@ -105,6 +106,10 @@ Masks Masks::from_zeros(torch::nn::Module& model) {
   return masks;
 }
 
+void Masks::refresh_from_zeros() {
+  for (auto& [weight, mask] : weight_and_mask_) mask = weight.detach().ne(0).to(weight.dtype());
+}
+
 void Masks::apply() const {
   torch::NoGradGuard no_grad;
   for (const auto& [weight, mask] : weight_and_mask_) weight.mul_(mask.to(weight.device()));
@@ -119,6 +124,60 @@ TrainHooks Masks::training_hooks() const {
   TrainHooks hooks;
   hooks.after_backward = [this] { mask_gradients(); };
   hooks.after_step = [this] { apply(); };
+  return hooks;
+}
+
+void validate(const PruneSchedule& s) {
+  if (s.target.method != "percentile" && s.target.method != "layerwise")
+    throw std::invalid_argument("a pruning schedule's target must be percentile or layerwise");
+  validate(s.target);
+  if (s.initial < 0 || s.initial >= 1) throw std::invalid_argument("initial sparsity must be in [0, 1)");
+  if (s.begin_epoch < 0 || s.end_epoch < s.begin_epoch || s.every < 1)
+    throw std::invalid_argument("pruning schedule needs 0 <= begin_epoch <= end_epoch and every >= 1");
+  if (s.shape != "cubic" && s.shape != "linear") throw std::invalid_argument("schedule shape must be cubic or linear");
+}
+
+PruneSchedule prune_schedule_from_json(const nlohmann::json& j) {
+  PruneSchedule s;
+  nlohmann::json target;
+  for (const auto& [key, value] : j.items()) {
+    if (key == "initial") value.get_to(s.initial);
+    else if (key == "begin_epoch") value.get_to(s.begin_epoch);
+    else if (key == "end_epoch") value.get_to(s.end_epoch);
+    else if (key == "every") value.get_to(s.every);
+    else if (key == "shape") value.get_to(s.shape);
+    else target[key] = value;  // method, amount, targets
+  }
+  s.target = prune_spec_from_json(target);
+  validate(s);
+  return s;
+}
+
+double schedule_progress(const PruneSchedule& s, int64_t epoch) {
+  if (epoch < s.begin_epoch) return 0;
+  if (epoch >= s.end_epoch) return 1;
+  // Pruning happens at begin, begin + every, ...; the last one at end_epoch.
+  const int64_t steps = std::max<int64_t>(1, (s.end_epoch - s.begin_epoch + s.every - 1) / s.every);
+  const double t = double((epoch - s.begin_epoch) / s.every) / double(steps);
+  return s.shape == "cubic" ? 1 - std::pow(1 - t, 3) : t;
+}
+
+TrainHooks scheduled_pruning_hooks(torch::nn::Module& model, const PruneSchedule& schedule, Masks& masks) {
+  TrainHooks hooks = masks.training_hooks();
+  hooks.before_epoch = [&model, schedule, &masks](int64_t epoch) {
+    const double p = schedule_progress(schedule, epoch);
+    PruneSpec now{"layerwise", 0, {}};
+    if (schedule.target.method == "percentile") {
+      now.targets.emplace_back("*", schedule.initial + (schedule.target.amount - schedule.initial) * p);
+    } else {
+      for (const auto& [pattern, target] : schedule.target.targets)
+        now.targets.emplace_back(pattern, std::min(target, schedule.initial) + (target - std::min(target, schedule.initial)) * p);
+    }
+    // Pruning to a sparsity below the current one removes nothing, so a
+    // resumed run (whose checkpoint holds the zeros) repeats no work.
+    prune(model, now);
+    masks.refresh_from_zeros();
+  };
   return hooks;
 }
 

@@ -46,6 +46,7 @@ void prune(torch::nn::Module& model, const PruneSpec& spec);
 class Masks {
  public:
   static Masks from_zeros(torch::nn::Module& model);
+  void refresh_from_zeros();    // after the weights were pruned further
 
   void apply() const;           // w *= mask
   void mask_gradients() const;  // grad *= mask
@@ -57,6 +58,29 @@ class Masks {
  private:
   std::vector<std::pair<torch::Tensor, torch::Tensor>> weight_and_mask_;
 };
+
+// Pruning during training: the sparsity of each layer rises from `initial`
+// to the spec's target between begin_epoch and end_epoch, pruning at the
+// start of every `every`-th epoch, on Zhu and Gupta's cubic curve
+// s_t = s_f + (s_i - s_f) (1 - (t - t_0) / (n dt))^3, or in equal steps
+// ("linear": Han et al.'s iterative prune-and-retrain). The masks keep the
+// zeros in between.
+struct PruneSchedule {
+  PruneSpec target;  // percentile (q for every layer) or layerwise targets
+  double initial = 0;
+  int64_t begin_epoch = 0, end_epoch = 0, every = 1;
+  std::string shape = "cubic";  // cubic | linear
+};
+void validate(const PruneSchedule& schedule);
+PruneSchedule prune_schedule_from_json(const nlohmann::json& j);
+
+// The fraction of the way from `initial` to the target at the start of
+// `epoch` (0 before begin_epoch, 1 from end_epoch on).
+double schedule_progress(const PruneSchedule& schedule, int64_t epoch);
+
+// Training hooks that prune `model` on the schedule and keep the zeros with
+// `masks` (which must outlive the training).
+TrainHooks scheduled_pruning_hooks(torch::nn::Module& model, const PruneSchedule& schedule, Masks& masks);
 
 // Where the zeros are: one row per prunable weight, and totals.
 struct SparsityRow {

@@ -254,6 +254,7 @@ TrainResult train(Classifier& model, const TrainConfig& config, const DataSplits
 
   const int64_t last_epoch = run.stop_after_epoch > 0 ? std::min(run.stop_after_epoch, config.epochs) : config.epochs;
   for (int64_t epoch = first_epoch; epoch < last_epoch; ++epoch) {
+    if (hooks.before_epoch) hooks.before_epoch(epoch);
     const auto start = std::chrono::steady_clock::now();
     ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, config.epochs), steps_per_epoch);
     auto order = torch::randperm(n, generator, torch::kInt64).to(device);

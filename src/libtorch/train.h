@@ -49,8 +49,9 @@ EvalResult evaluate(Classifier& model, const TensorDataset& data, const DatasetI
 // Hooks that let later stages (masked retraining, trained quantization)
 // reuse the same loop.
 struct TrainHooks {
-  std::function<void()> after_backward;  // e.g. mask gradients
-  std::function<void()> after_step;      // e.g. re-apply masks
+  std::function<void(int64_t epoch)> before_epoch;  // 0-based; e.g. a pruning schedule
+  std::function<void()> after_backward;             // e.g. mask gradients
+  std::function<void()> after_step;                 // e.g. re-apply masks
 };
 
 // The pieces of train(), shared with the benchmarks.

@@ -1,0 +1,79 @@
+#!/bin/bash
+# The dcomp command end to end: wrong arguments and bad input give a one-line
+# error and a non-zero exit; the lab and sensitivity commands write their
+# results. Usage: cli_test.sh DCOMP SOURCE_DIR
+set -u
+dcomp=$1
+source_dir=$2
+python=/usr/bin/python3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passes=0 failures=0
+pass() { echo "ok: $*"; passes=$((passes + 1)); }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# expect_error DESCRIPTION PATTERN COMMAND...: the command must fail, and its
+# stderr must be one line matching PATTERN.
+expect_error() {
+  local what=$1 pattern=$2
+  shift 2
+  if "$@" >"$tmp/out" 2>"$tmp/err"; then fail "$what: exited 0"; return; fi
+  if [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! grep -q -- "$pattern" "$tmp/err"; then
+    fail "$what: stderr was: $(cat "$tmp/err")"; return
+  fi
+  pass "$what: $(cat "$tmp/err")"
+}
+
+# expect_json DESCRIPTION FILE EXPRESSION: EXPRESSION, over the file's JSON as
+# r, must be true.
+expect_json() {
+  if "$python" -c "import json, sys; r = json.load(open(sys.argv[1])); sys.exit(0 if ($3) else 1)" "$2"; then
+    pass "$1"
+  else
+    fail "$1"
+  fi
+}
+
+expect_error "missing data" "directory not found" "$dcomp" train --data "$tmp/none" --epochs 1
+mkdir -p "$tmp/cifar"
+head -c 5000 /dev/urandom >"$tmp/cifar/data_batch_1.bin"
+expect_error "truncated batch" "data_batch_1.bin: truncated" "$dcomp" train --data "$tmp/cifar" --epochs 1
+expect_error "unknown model" "resnet21" "$dcomp" train --model resnet21
+expect_error "bad number" "epochs" "$dcomp" train --epochs -3
+echo '{"lrr": 0.1}' >"$tmp/recipe.json"
+expect_error "unknown recipe key" "unknown training setting 'lrr'" "$dcomp" train --config "$tmp/recipe.json"
+echo '{"lr": ' >"$tmp/broken.json"
+expect_error "broken recipe" "broken.json" "$dcomp" train --config "$tmp/broken.json"
+echo "not a checkpoint" >"$tmp/w.pt"
+expect_error "corrupt weights" "w.pt: not a readable PyTorch checkpoint" "$dcomp" eval "$tmp/w.pt"
+expect_error "missing weights" "nope.pt" "$dcomp" eval "$tmp/nope.pt"
+expect_error "no subcommand" "subcommand" "$dcomp"
+expect_error "bad pruning amount" "q in \[0, 1)" "$dcomp" prune "$tmp/w.pt" --method percentile --amount 1.5
+expect_error "weights of another model" "state_dict" "$dcomp" eval --model lenet5 \
+  "$source_dir/models/lenet300_fmnist_baseline.pt"
+
+baseline=$source_dir/models/lenet300_fmnist_baseline.pt
+if "$dcomp" lab1 --model lenet300 --weights "$baseline" --out "$tmp/lab1" >"$tmp/out" 2>&1; then
+  expect_json "lab1 writes eight settings" "$tmp/lab1/results.json" "len(r['settings']) == 8"
+  expect_json "lab1 q=0.5 prunes half of every layer" "$tmp/lab1/results.json" \
+    "r['settings'][6]['amount'] == 0.5 and all(abs(l['sparsity'] - 0.5) < 1e-3 for l in r['settings'][6]['sparsity']['layers'])"
+  expect_json "lab1 s=0 keeps the baseline's top-1" "$tmp/lab1/results.json" \
+    "r['settings'][0]['test_top1_after_pruning'] == r['baseline_test_top1']"
+  for f in README.md top1_vs_sparsity.svg per_layer_sparsity_std.svg per_layer_sparsity_percentile.svg; do
+    if [ -s "$tmp/lab1/$f" ]; then pass "lab1 wrote $f"; else fail "lab1 wrote no $f"; fi
+  done
+else
+  fail "lab1 exited non-zero: $(cat "$tmp/out")"
+fi
+if "$dcomp" sensitivity --model lenet300 "$baseline" --sparsities 0.5,0.99 --validation-size 2000 \
+  --out "$tmp/sens" >"$tmp/out" 2>&1; then
+  expect_json "sensitivity covers every layer" "$tmp/sens/results.json" \
+    "[l['name'] for l in r['layers']] == ['fc1.weight', 'fc2.weight', 'fc3.weight']"
+  expect_json "sensitivity: 99% of fc1 costs accuracy" "$tmp/sens/results.json" \
+    "r['layers'][0]['validation_top1'][1] < r['layers'][0]['validation_top1'][0] - 5"
+else
+  fail "sensitivity exited non-zero: $(cat "$tmp/out")"
+fi
+
+echo "cli: $passes passed, $failures failed"
+[ "$failures" -eq 0 ]
