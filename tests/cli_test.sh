@@ -75,5 +75,19 @@ else
   fail "sensitivity exited non-zero: $(cat "$tmp/out")"
 fi
 
+# Lab 2 split in two: --only does two settings, the second call the rest.
+lab2=("$dcomp" lab2 --model lenet300 --weights "$baseline" --epochs 1 --out "$tmp/lab2" --runs-dir "$tmp/runs")
+if "${lab2[@]}" --only q_0.75,s_1 >"$tmp/out" 2>&1 && grep -q "2 of 8 settings done" "$tmp/out" &&
+  [ ! -e "$tmp/lab2/results.json" ] && "${lab2[@]}" >"$tmp/out" 2>&1; then
+  expect_json "lab2 retrains all eight settings" "$tmp/lab2/results.json" \
+    "len(r['settings']) == 8 and all('test_top1_after_retraining' in s for s in r['settings'])"
+  expect_json "lab2 keeps the pruned weights at zero" "$tmp/lab2/results.json" \
+    "abs(r['settings'][7]['sparsity']['prunable_sparsity'] - 0.75) < 1e-3"
+  expect_json "lab2 retraining recovers accuracy at q=0.75" "$tmp/lab2/results.json" \
+    "r['settings'][7]['test_top1_after_retraining'] > r['settings'][7]['test_top1_after_pruning'] + 0.01"
+else
+  fail "lab2 in two parts: $(cat "$tmp/out")"
+fi
+
 echo "cli: $passes passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -5,6 +5,7 @@
 // top-1 before and after. Both write results.json, README.md and SVG plots.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -38,7 +39,8 @@ std::string setting_name(const PruneSpec& spec) {
 struct LabOptions {
   CommonOptions common;
   std::string model = "resnet20", weights, out_dir, runs_dir = "runs";
-  TrainConfig retrain;  // lab2
+  TrainConfig retrain;             // lab2
+  std::vector<std::string> only;  // lab2: run just these settings now
 };
 
 struct LabRow {
@@ -111,6 +113,32 @@ std::string markdown(const std::string& title, const LabOptions& o, double basel
   return md;
 }
 
+// Prunes the baseline with `spec`, evaluates it and, for Lab 2, retrains it
+// with its masks (a resumable run of its own) and evaluates it again.
+json run_setting(const LabOptions& o, const PruneSpec& spec, const StateDict& baseline, const DataSplits& data,
+                 const DatasetInfo& info, const torch::Device& device, bool retrain) {
+  auto model = make_model(o.model);
+  load_state_dict(*model, baseline);
+  prune(*model, spec);
+  model->to(device);
+  json entry = {{"method", spec.method},
+                {"amount", spec.amount},
+                {"test_top1_after_pruning", evaluate(*model, data.test, info, device).top1}};
+  if (retrain) {
+    TrainConfig config = o.retrain;
+    config.model = o.model;
+    RunControl run{(fs::path(o.runs_dir) / "lab2" / setting_name(spec)).string(), false, 0};
+    run.resume = fs::exists(fs::path(run.run_dir) / "checkpoint.pt");
+    const Masks masks = Masks::from_zeros(*model);
+    const TrainResult result = train(*model, config, data, info, device, run, masks.training_hooks());
+    entry["test_top1_after_retraining"] = evaluate(*model, data.test, info, device).top1;
+    entry["validation_top1_after_retraining"] = result.epochs.back().validation_top1;
+    entry["retraining_wall_seconds"] = result.wall_seconds;
+  }
+  entry["sparsity"] = to_json(sparsity_report(*model));
+  return entry;
+}
+
 void run_lab(const LabOptions& o, bool retrain) {
   apply_threads(o.common);
   const DatasetInfo& info = dataset_info(model_spec(o.model).dataset);
@@ -121,36 +149,38 @@ void run_lab(const LabOptions& o, bool retrain) {
   load_state_dict(*model, baseline);
   model->to(device);
   const double baseline_top1 = evaluate(*model, data.test, info, device).top1;
+  model.reset();
 
   std::vector<LabRow> rows;
   json settings = json::array();
+  // Lab 2 keeps each finished setting in OUT/settings/<name>.json, so that a
+  // run split across sessions (or across processes with --only) redoes
+  // nothing; the tables are written once all eight are there.
+  const fs::path settings_dir = fs::path(o.out_dir) / "settings";
   for (const PruneSpec& spec : lab_settings()) {
-    LabRow row{spec, {}, 0, -1};
-    model = make_model(o.model);
-    load_state_dict(*model, baseline);
-    prune(*model, spec);
-    model->to(device);
-    row.top1_pruned = evaluate(*model, data.test, info, device).top1;
-    json entry = {{"method", spec.method}, {"amount", spec.amount}, {"test_top1_after_pruning", row.top1_pruned}};
-    if (retrain) {
-      // Each setting is its own resumable run: a killed lab2 continues.
-      TrainConfig config = o.retrain;
-      config.model = o.model;
-      RunControl run{(fs::path(o.runs_dir) / "lab2" / setting_name(spec)).string(), false, 0};
-      run.resume = fs::exists(fs::path(run.run_dir) / "checkpoint.pt");
-      const Masks masks = Masks::from_zeros(*model);
-      const TrainResult result = train(*model, config, data, info, device, run, masks.training_hooks());
-      row.top1_retrained = evaluate(*model, data.test, info, device).top1;
-      entry["test_top1_after_retraining"] = row.top1_retrained;
-      entry["retraining_wall_seconds"] = result.wall_seconds;
+    const fs::path done = settings_dir / (setting_name(spec) + ".json");
+    json entry;
+    if (retrain && fs::exists(done)) {
+      entry = read_json_file(done.string());
+    } else if (retrain && !o.only.empty() &&
+               std::find(o.only.begin(), o.only.end(), setting_name(spec)) == o.only.end()) {
+      continue;
+    } else {
+      entry = run_setting(o, spec, baseline, data, info, device, retrain);
+      if (retrain) write_file_atomic(done.string(), entry.dump(2) + "\n");
     }
-    row.sparsity = to_json(sparsity_report(*model));
-    entry["sparsity"] = row.sparsity;
+    LabRow row{spec, entry.at("sparsity"), entry.at("test_top1_after_pruning").get<double>(),
+               entry.value("test_top1_after_retraining", -1.0)};
     settings.push_back(entry);
     rows.push_back(row);
     fmt::print("{:<8} top-1 {:.2f}%{} sparsity {:.2f}%\n", setting_name(spec), 100 * row.top1_pruned,
                retrain ? fmt::format(" -> {:.2f}% retrained", 100 * row.top1_retrained) : "",
                100 * prunable_sparsity(row.sparsity));
+  }
+  if (rows.size() < lab_settings().size()) {
+    fmt::print("{} of {} settings done; run again (without --only) for the tables\n", rows.size(),
+               lab_settings().size());
+    return;
   }
   json results = {{"baseline", o.weights},
                   {"baseline_test_top1", baseline_top1},
@@ -184,6 +214,8 @@ void add_lab_command(CLI::App& app, bool retrain) {
     cmd->add_option("--epochs", o->retrain.epochs, "Retraining epochs per setting")->capture_default_str();
     cmd->add_option("--lr", o->retrain.schedule.base_lr, "Retraining learning rate (cosine)")->capture_default_str();
     cmd->add_option("--runs-dir", o->runs_dir, "Where the retraining runs keep checkpoints")->capture_default_str();
+    cmd->add_option("--only", o->only, "Run just these settings now (e.g. s_0.5,q_0.75), to split the work")
+        ->delimiter(',');
   }
   cmd->callback([o, retrain] { run_lab(*o, retrain); });
 }
