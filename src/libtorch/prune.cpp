@@ -51,20 +51,24 @@ void validate(const PruneSpec& spec) {
 }
 
 PruneSpec prune_spec_from_json(const nlohmann::json& j) {
-  PruneSpec spec;
-  for (const auto& [key, value] : j.items()) {
-    if (key == "method") value.get_to(spec.method);
-    else if (key == "amount") value.get_to(spec.amount);
-    else if (key == "targets") {
-      // An array of [pattern, sparsity] pairs keeps the order that decides
-      // which pattern wins.
-      for (const auto& pair : value) spec.targets.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<double>());
-    } else {
-      throw std::invalid_argument("unknown pruning setting '" + key + "'");
+  try {
+    PruneSpec spec;
+    for (const auto& [key, value] : j.items()) {
+      if (key == "method") value.get_to(spec.method);
+      else if (key == "amount") value.get_to(spec.amount);
+      else if (key == "targets") {
+        // An array of [pattern, sparsity] pairs keeps the order that decides
+        // which pattern wins.
+        for (const auto& pair : value) spec.targets.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<double>());
+      } else {
+        throw std::invalid_argument("unknown pruning setting '" + key + "'");
+      }
     }
+    validate(spec);
+    return spec;
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("malformed setting: ") + e.what());
   }
-  validate(spec);
-  return spec;
 }
 
 namespace {
@@ -138,19 +142,23 @@ void validate(const PruneSchedule& s) {
 }
 
 PruneSchedule prune_schedule_from_json(const nlohmann::json& j) {
-  PruneSchedule s;
-  nlohmann::json target;
-  for (const auto& [key, value] : j.items()) {
-    if (key == "initial") value.get_to(s.initial);
-    else if (key == "begin_epoch") value.get_to(s.begin_epoch);
-    else if (key == "end_epoch") value.get_to(s.end_epoch);
-    else if (key == "every") value.get_to(s.every);
-    else if (key == "shape") value.get_to(s.shape);
-    else target[key] = value;  // method, amount, targets
+  try {
+    PruneSchedule s;
+    nlohmann::json target;
+    for (const auto& [key, value] : j.items()) {
+      if (key == "initial") value.get_to(s.initial);
+      else if (key == "begin_epoch") value.get_to(s.begin_epoch);
+      else if (key == "end_epoch") value.get_to(s.end_epoch);
+      else if (key == "every") value.get_to(s.every);
+      else if (key == "shape") value.get_to(s.shape);
+      else target[key] = value;  // method, amount, targets
+    }
+    s.target = prune_spec_from_json(target);
+    validate(s);
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("malformed setting: ") + e.what());
   }
-  s.target = prune_spec_from_json(target);
-  validate(s);
-  return s;
 }
 
 double schedule_progress(const PruneSchedule& s, int64_t epoch) {

@@ -1,0 +1,146 @@
+#include "libtorch/weight_sharing.h"
+
+#include <fnmatch.h>
+
+#include <stdexcept>
+
+#include "libtorch/prune.h"
+
+namespace dcomp {
+
+void validate(const ShareSpec& spec) {
+  auto check = [](int bits, const std::string& what) {
+    if (bits < 1 || bits > 8) throw std::invalid_argument(what + " bits must be in [1, 8]");
+  };
+  check(spec.conv_bits, "conv");
+  check(spec.fc_bits, "fc");
+  for (const auto& [pattern, bits] : spec.layer_bits) check(bits, "'" + pattern + "'");
+}
+
+nlohmann::json to_json(const ShareSpec& s) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& [pattern, bits] : s.layer_bits) layers.push_back({pattern, bits});
+  return {{"conv_bits", s.conv_bits}, {"fc_bits", s.fc_bits}, {"layer_bits", layers},
+          {"init", to_string(s.init)},  {"seed", s.seed}};
+}
+
+ShareSpec share_spec_from_json(const nlohmann::json& j) {
+  try {
+    ShareSpec s;
+    for (const auto& [key, value] : j.items()) {
+      if (key == "conv_bits") value.get_to(s.conv_bits);
+      else if (key == "fc_bits") value.get_to(s.fc_bits);
+      else if (key == "init") s.init = parse_kmeans_init(value.get<std::string>());
+      else if (key == "seed") value.get_to(s.seed);
+      else if (key == "layer_bits") {
+        for (const auto& pair : value) s.layer_bits.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<int>());
+      } else {
+        throw std::invalid_argument("unknown weight-sharing setting '" + key + "'");
+      }
+    }
+    validate(s);
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("malformed setting: ") + e.what());
+  }
+}
+
+namespace {
+
+int bits_for(const ShareSpec& spec, const LayerWeight& layer) {
+  for (const auto& [pattern, bits] : spec.layer_bits)
+    if (::fnmatch(pattern.c_str(), layer.name.c_str(), 0) == 0) return bits;
+  return layer.kind == "conv" ? spec.conv_bits : spec.fc_bits;
+}
+
+}  // namespace
+
+std::vector<SharedLayer> share_weights(torch::nn::Module& model, const ShareSpec& spec) {
+  validate(spec);
+  torch::NoGradGuard no_grad;
+  std::vector<SharedLayer> out;
+  for (LayerWeight& layer : prunable_weights(model)) {
+    SharedLayer shared{layer.name, bits_for(spec, layer), {}, {}};
+    const torch::Tensor flat = layer.weight.detach().flatten().to(torch::kCPU, torch::kFloat32).contiguous();
+    const torch::Tensor nonzero = flat.nonzero().flatten();  // positions of the kept weights
+    const torch::Tensor kept = flat.index_select(0, nonzero).contiguous();
+    const std::vector<float> values(kept.data_ptr<float>(), kept.data_ptr<float>() + kept.numel());
+    const KMeansResult km = kmeans_1d(values, 1 << shared.bits, spec.init, spec.seed);
+    shared.codebook = km.centroids;
+    auto assignment = torch::tensor(std::vector<int64_t>(km.assignment.begin(), km.assignment.end()), torch::kInt64);
+    auto index = torch::full({flat.numel()}, -1, torch::kInt64);
+    index.index_put_({nonzero}, assignment);
+    shared.index = index.view(layer.weight.sizes());
+    // W_ij <- c[I_ij]; pruned weights stay exactly 0.
+    auto codebook = torch::tensor(shared.codebook, torch::kFloat32);
+    auto shared_values = torch::zeros({flat.numel()}, torch::kFloat32);
+    shared_values.index_put_({nonzero}, codebook.index_select(0, assignment));
+    layer.weight.copy_(shared_values.view(layer.weight.sizes()));
+    out.push_back(std::move(shared));
+  }
+  return out;
+}
+
+TiedWeights::TiedWeights(torch::nn::Module& model, std::vector<SharedLayer> layers) : layers_(std::move(layers)) {
+  const std::vector<LayerWeight> prunable = prunable_weights(model);
+  if (prunable.size() != layers_.size()) throw std::invalid_argument("shared layers do not match the model");
+  for (size_t i = 0; i < prunable.size(); ++i) {
+    if (prunable[i].name != layers_[i].name) throw std::invalid_argument("shared layers do not match the model");
+    weights_.push_back(prunable[i].weight);
+  }
+}
+
+void TiedWeights::tie_gradients() const {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < weights_.size(); ++i) {
+    const torch::Tensor& w = weights_[i];
+    if (!w.grad().defined()) continue;
+    const int64_t k = int64_t(layers_[i].codebook.size());
+    const torch::Tensor index = layers_[i].index.to(w.device()).flatten();
+    const torch::Tensor kept = index.ge(0);
+    const torch::Tensor slot = index.clamp_min(0);  // pruned weights: slot 0, masked below
+    // (k) per-centroid gradient sums, then each kept weight takes its sum.
+    const torch::Tensor grad = w.grad().flatten() * kept.to(w.grad().dtype());
+    const torch::Tensor sums = torch::zeros({k}, grad.options()).index_add_(0, slot, grad);
+    w.mutable_grad().copy_((sums.index_select(0, slot) * kept.to(grad.dtype())).view(w.sizes()));
+  }
+}
+
+void TiedWeights::snap() const {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < weights_.size(); ++i) {
+    const torch::Tensor& w = weights_[i];
+    const int64_t k = int64_t(layers_[i].codebook.size());
+    const torch::Tensor index = layers_[i].index.to(w.device()).flatten();
+    const torch::Tensor kept = index.ge(0).to(w.dtype());
+    const torch::Tensor slot = index.clamp_min(0);
+    const torch::Tensor flat = w.flatten() * kept;
+    // c_k = mean of cluster k's weights (equal up to rounding).
+    const torch::Tensor sums = torch::zeros({k}, w.options()).index_add_(0, slot, flat);
+    const torch::Tensor counts = torch::zeros({k}, w.options()).index_add_(0, slot, kept).clamp_min(1);
+    w.copy_(((sums / counts).index_select(0, slot) * kept).view(w.sizes()));
+  }
+}
+
+TrainHooks TiedWeights::training_hooks() const {
+  TrainHooks hooks;
+  hooks.after_backward = [this] { tie_gradients(); };
+  hooks.after_step = [this] { snap(); };
+  return hooks;
+}
+
+const std::vector<SharedLayer>& TiedWeights::layers() {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < weights_.size(); ++i) {
+    const torch::Tensor flat = weights_[i].detach().flatten().to(torch::kCPU, torch::kFloat32);
+    const torch::Tensor index = layers_[i].index.flatten();
+    for (size_t c = 0; c < layers_[i].codebook.size(); ++c) {
+      // Any member of the cluster holds its value; empty clusters keep theirs.
+      const torch::Tensor members = index.eq(int64_t(c)).nonzero();
+      if (members.numel() > 0) layers_[i].codebook[c] = flat[members[0][0].item<int64_t>()].item<float>();
+    }
+  }
+  return layers_;
+}
+
+}  // namespace dcomp

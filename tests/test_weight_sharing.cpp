@@ -1,0 +1,105 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "libtorch/prune.h"
+#include "libtorch/weight_sharing.h"
+#include "temp_dir.h"
+
+using namespace dcomp;
+using dcomp::testing::TempDir;
+
+namespace {
+
+std::set<float> distinct_nonzeros(const torch::Tensor& w) {
+  const torch::Tensor flat = w.detach().flatten().contiguous();
+  std::set<float> out;
+  for (int64_t i = 0; i < flat.numel(); ++i)
+    if (float v = flat[i].item<float>(); v != 0) out.insert(v);
+  return out;
+}
+
+}  // namespace
+
+TEST(WeightSharing, EachLayerHoldsAtMostTwoToTheBitsValuesAndKeepsItsZeros) {
+  torch::manual_seed(0);
+  auto model = make_model("lenet5");
+  prune(*model, {"percentile", 0.6, {}});
+  std::vector<torch::Tensor> zeros;
+  for (const LayerWeight& l : prunable_weights(*model)) zeros.push_back(l.weight.eq(0).clone());
+  ShareSpec spec;
+  spec.conv_bits = 3;
+  spec.fc_bits = 2;
+  spec.layer_bits = {{"fc2.*", 4}};
+  const auto shared = share_weights(*model, spec);
+  const auto layers = prunable_weights(*model);
+  ASSERT_EQ(shared.size(), layers.size());
+  const int expected_bits[] = {3, 3, 2, 4};  // conv1, conv2, fc1, fc2 (override)
+  for (size_t i = 0; i < layers.size(); ++i) {
+    EXPECT_EQ(shared[i].bits, expected_bits[i]) << layers[i].name;
+    EXPECT_LE(distinct_nonzeros(layers[i].weight).size(), size_t(1) << shared[i].bits) << layers[i].name;
+    EXPECT_TRUE(torch::equal(layers[i].weight.eq(0), zeros[i])) << layers[i].name;
+    EXPECT_TRUE(torch::equal(shared[i].index.lt(0), zeros[i])) << layers[i].name;
+    // The weights are the codebook looked up by the index.
+    auto codebook = torch::tensor(shared[i].codebook);
+    auto rebuilt = codebook.index_select(0, shared[i].index.flatten().clamp_min(0)).view(layers[i].weight.sizes()) *
+                   shared[i].index.ge(0);
+    EXPECT_TRUE(torch::equal(rebuilt, layers[i].weight.detach())) << layers[i].name;
+  }
+}
+
+TEST(WeightSharing, SpecFromJsonRejectsBadBitsAndUnknownKeys) {
+  EXPECT_THROW(share_spec_from_json({{"conv_bits", 9}}), std::invalid_argument);
+  EXPECT_THROW(share_spec_from_json({{"fc_bit", 5}}), std::invalid_argument);
+  EXPECT_THROW(share_spec_from_json({{"init", "forgy"}}), std::invalid_argument);
+  EXPECT_THROW(share_spec_from_json(nlohmann::json::parse(R"({"layer_bits": {"fc3.*": 6}})")), std::invalid_argument);
+  const ShareSpec s =
+      share_spec_from_json(nlohmann::json::parse(R"({"fc_bits": 3, "init": "density", "layer_bits": [["fc3.*", 6]]})"));
+  EXPECT_EQ(s.fc_bits, 3);
+  EXPECT_EQ(s.init, KMeansInit::kDensity);
+  EXPECT_EQ(s.layer_bits.at(0).second, 6);
+}
+
+// Trained quantization: the shared values move, the clusters and the zeros
+// do not, and it wins back accuracy that 2-bit sharing lost.
+TEST(TrainedQuantization, KeepsClustersTiedAndRecoversAccuracy) {
+  const std::string dir = "/usr/share/datasets/fashion-mnist";
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  const DatasetInfo& info = dataset_info("fmnist");
+  const DataSplits full = load_splits(info, dir, 0);
+  const DataSplits data{full.train.slice(0, 6000), full.train.slice(6000, 8000), full.test};
+  TempDir runs;
+  torch::manual_seed(0);
+  auto model = make_model("lenet300");
+  TrainConfig config;
+  config.model = "lenet300";
+  config.epochs = 2;
+  config.batch_size = 64;
+  config.schedule.base_lr = 0.05;
+  train(*model, config, data, info, torch::kCPU, {runs.file("dense")});
+  prune(*model, {"percentile", 0.8, {}});
+  ShareSpec spec;
+  spec.fc_bits = 1;
+  auto shared = share_weights(*model, spec);
+  const double before = evaluate(*model, data.validation, info, torch::kCPU).top1;
+  const std::vector<float> codebook_before = shared[0].codebook;
+
+  TiedWeights tied(*model, shared);
+  config.epochs = 1;
+  // The centroid gradient sums thousands of weight gradients: a far smaller
+  // rate than for the weights themselves.
+  config.schedule.base_lr = 1e-4;
+  config.weight_decay = 0;
+  train(*model, config, data, info, torch::kCPU, {runs.file("tq")}, tied.training_hooks());
+  const double after = evaluate(*model, data.validation, info, torch::kCPU).top1;
+  const auto& trained = tied.layers();
+
+  EXPECT_NE(trained[0].codebook, codebook_before);  // the shared values trained
+  const auto layers = prunable_weights(*model);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    EXPECT_LE(distinct_nonzeros(layers[i].weight).size(), 2u) << layers[i].name;
+    EXPECT_TRUE(torch::equal(layers[i].weight.eq(0), shared[i].index.lt(0))) << layers[i].name;
+  }
+  EXPECT_GT(after, before + 0.02) << "before " << before << ", after " << after;
+}
