@@ -49,6 +49,26 @@ TEST(WeightSharing, EachLayerHoldsAtMostTwoToTheBitsValuesAndKeepsItsZeros) {
   }
 }
 
+TEST(WeightSharing, ClustersAreRecoveredFromTheValues) {
+  torch::manual_seed(1);
+  auto model = make_model("lenet300");
+  prune(*model, {"percentile", 0.5, {}});
+  ShareSpec spec;
+  spec.fc_bits = 3;
+  const auto shared = share_weights(*model, spec);
+  const auto recovered = shared_layers_from_values(*model);
+  ASSERT_EQ(recovered.size(), shared.size());
+  for (size_t i = 0; i < shared.size(); ++i) {
+    EXPECT_EQ(recovered[i].bits, 3);
+    EXPECT_TRUE(torch::equal(recovered[i].index.lt(0), shared[i].index.lt(0)));
+    // Same partition: equal indices in one are equal in the other.
+    auto a = torch::tensor(recovered[i].codebook).index_select(0, recovered[i].index.flatten().clamp_min(0));
+    auto b = torch::tensor(shared[i].codebook).index_select(0, shared[i].index.flatten().clamp_min(0));
+    EXPECT_TRUE(torch::equal(a, b));
+  }
+  EXPECT_THROW(shared_layers_from_values(*make_model("lenet300")), std::invalid_argument);  // dense, unshared
+}
+
 TEST(WeightSharing, SpecFromJsonRejectsBadBitsAndUnknownKeys) {
   EXPECT_THROW(share_spec_from_json({{"conv_bits", 9}}), std::invalid_argument);
   EXPECT_THROW(share_spec_from_json({{"fc_bit", 5}}), std::invalid_argument);

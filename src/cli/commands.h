@@ -29,6 +29,7 @@ std::vector<std::string> model_names();
 void add_train_command(CLI::App& app);
 void add_finetune_command(CLI::App& app);
 void add_prune_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
 void add_lab_commands(CLI::App& app);
 void add_sensitivity_command(CLI::App& app);
 

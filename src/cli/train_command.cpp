@@ -15,6 +15,7 @@
 #include "libtorch/runtime_info.h"
 #include "libtorch/state_dict.h"
 #include "libtorch/train.h"
+#include "libtorch/weight_sharing.h"
 
 namespace dcomp::cli {
 namespace {
@@ -26,6 +27,7 @@ struct TrainOptions {
   std::string config_file;  // a JSON recipe; explicit flags override it
   std::string init_weights;   // finetune: the pruned (or dense) model
   std::string schedule_file;  // finetune: prune on a schedule while training
+  bool tie_weights = false;   // finetune: trained quantization of a weight-shared model
   std::string run_name, runs_dir = "runs", out;
   RunControl run;
 };
@@ -63,9 +65,12 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
   if (!o.schedule_file.empty()) schedule = prune_schedule_from_json(read_json_file(o.schedule_file));
   // Masks live as long as the training that uses their hooks.
   Masks masks = Masks::from_zeros(*model);
-  const TrainHooks hooks = schedule ? scheduled_pruning_hooks(*model, *schedule, masks)
-                           : masked ? masks.training_hooks()
-                                    : TrainHooks{};
+  std::optional<TiedWeights> tied;
+  if (o.tie_weights) tied.emplace(*model, shared_layers_from_values(*model));
+  const TrainHooks hooks = tied       ? tied->training_hooks()
+                           : schedule ? scheduled_pruning_hooks(*model, *schedule, masks)
+                           : masked   ? masks.training_hooks()
+                                      : TrainHooks{};
   RunControl run = o.run;
   run.run_dir = (std::filesystem::path(o.runs_dir) / (o.run_name.empty() ? config.model : o.run_name)).string();
   fmt::print(stderr, "{} {} ({} parameters) on {}: {} train / {} validation images, device {}, run {}\n",
@@ -100,6 +105,7 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
   if (masked) {
     metadata["init_weights"] = o.init_weights;
     if (schedule) metadata["prune_schedule"] = read_json_file(o.schedule_file);
+    metadata["trained_quantization"] = o.tie_weights;
     metadata["sparsity"] = to_json(sparsity_report(*model));
   }
   write_file_atomic(sidecar_path(out), metadata.dump(2) + "\n");
@@ -145,7 +151,10 @@ CLI::App* add_training_command(CLI::App& app, const std::string& name, const std
     cmd->add_option("--prune-schedule", options->schedule_file,
                     "JSON: prune while training, e.g. {\"method\": \"percentile\", \"amount\": 0.9, "
                     "\"begin_epoch\": 0, \"end_epoch\": 10, \"every\": 1, \"shape\": \"cubic\"}")
-        ->check(CLI::ExistingFile);
+        ->check(CLI::ExistingFile)
+        ->excludes(cmd->add_flag("--tie-weights", options->tie_weights,
+                                 "Trained quantization: weights sharing a value stay tied, their centroid moves by "
+                                 "the sum of their gradients (use a small --lr, e.g. 1e-4)"));
   }
   return cmd;
 }

@@ -81,6 +81,28 @@ std::vector<SharedLayer> share_weights(torch::nn::Module& model, const ShareSpec
   return out;
 }
 
+std::vector<SharedLayer> shared_layers_from_values(torch::nn::Module& model) {
+  std::vector<SharedLayer> out;
+  for (const LayerWeight& layer : prunable_weights(model)) {
+    const torch::Tensor flat = layer.weight.detach().flatten().to(torch::kCPU, torch::kFloat32);
+    const torch::Tensor nonzero = flat.nonzero().flatten();
+    auto [values, inverse] = torch::_unique(flat.index_select(0, nonzero), /*sorted=*/true, /*return_inverse=*/true);
+    if (values.numel() > 256)
+      throw std::invalid_argument(layer.name + " has " + std::to_string(values.numel()) +
+                                  " distinct values: not a weight-shared model (at most 256)");
+    SharedLayer shared{layer.name, 1, {}, {}};
+    while ((int64_t{1} << shared.bits) < values.numel()) ++shared.bits;
+    const torch::Tensor v = values.contiguous();
+    shared.codebook.assign(v.data_ptr<float>(), v.data_ptr<float>() + v.numel());
+    shared.codebook.resize(size_t{1} << shared.bits, shared.codebook.empty() ? 0.0f : shared.codebook.back());
+    auto index = torch::full({flat.numel()}, -1, torch::kInt64);
+    index.index_put_({nonzero}, inverse.to(torch::kInt64));
+    shared.index = index.view(layer.weight.sizes());
+    out.push_back(std::move(shared));
+  }
+  return out;
+}
+
 TiedWeights::TiedWeights(torch::nn::Module& model, std::vector<SharedLayer> layers) : layers_(std::move(layers)) {
   const std::vector<LayerWeight> prunable = prunable_weights(model);
   if (prunable.size() != layers_.size()) throw std::invalid_argument("shared layers do not match the model");

@@ -40,6 +40,11 @@ struct SharedLayer {
 // weights, in place.
 std::vector<SharedLayer> share_weights(torch::nn::Module& model, const ShareSpec& spec);
 
+// The clusters a shared model implies: each layer's distinct nonzero values
+// are its codebook (ascending), so a quantized state_dict needs no side file.
+// Throws std::invalid_argument if a layer has more than 256 distinct values.
+std::vector<SharedLayer> shared_layers_from_values(torch::nn::Module& model);
+
 // Trained quantization (section 3.2): the weights of a cluster stay tied
 // while training. After backward, each weight's gradient is replaced by the
 // sum of the gradients of all weights sharing its centroid,

@@ -1,0 +1,81 @@
+// dcomp quantize: weight sharing by per-layer k-means. The output is a plain
+// state_dict whose conv and fc weights take at most 2^bits distinct values
+// per layer (zeros where pruned); `dcomp finetune --tie-weights` trains the
+// shared values.
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "cli/commands.h"
+#include "core/atomic_file.h"
+#include "libtorch/runtime_info.h"
+#include "libtorch/state_dict.h"
+#include "libtorch/train.h"
+#include "libtorch/weight_sharing.h"
+
+namespace dcomp::cli {
+namespace {
+
+struct QuantizeOptions {
+  CommonOptions common;
+  std::string model = "resnet20", weights, out, spec_file, init = "linear", split = "test";
+  ShareSpec spec;
+  std::vector<std::string> layer_bits;  // PATTERN=BITS
+  int64_t validation_size = 5000;
+};
+
+void run_quantize(QuantizeOptions o) {
+  apply_threads(o.common);
+  if (!o.spec_file.empty()) o.spec = share_spec_from_json(read_json_file(o.spec_file));
+  else o.spec.init = parse_kmeans_init(o.init);
+  for (const std::string& item : o.layer_bits) {
+    const size_t eq = item.rfind('=');
+    if (eq == std::string::npos) throw std::invalid_argument("--layer-bits takes PATTERN=BITS, not '" + item + "'");
+    o.spec.layer_bits.emplace_back(item.substr(0, eq), std::stoi(item.substr(eq + 1)));
+  }
+  auto model = make_model(o.model);
+  load_state_dict(*model, load_state_dict_file(o.weights));
+  const std::vector<SharedLayer> shared = share_weights(*model, o.spec);
+  for (const SharedLayer& layer : shared)
+    fmt::print("{:<26} {} bits, codebook [{:.4f} .. {:.4f}]\n", layer.name, layer.bits, layer.codebook.front(),
+               layer.codebook.back());
+  nlohmann::json metadata = {{"model", o.model},         {"quantized_from", o.weights}, {"weight_sharing", to_json(o.spec)},
+                             {"git_commit", git_commit()}, {"created", utc_timestamp()}};
+  if (o.split != "none") {
+    const DatasetInfo& info = dataset_info(model_spec(o.model).dataset);
+    const DataSplits data = load_splits(info, resolve_data_dir(info, o.common.data_dir), o.validation_size);
+    const torch::Device device = resolve_device(o.common.device);
+    model->to(device);
+    const double top1 = evaluate(*model, o.split == "test" ? data.test : data.validation, info, device).top1;
+    fmt::print("top-1 on {} after weight sharing: {:.2f}%\n", o.split, 100 * top1);
+    metadata[o.split + "_top1"] = top1;
+  }
+  if (o.out.empty()) return;
+  save_state_dict(state_dict(*model), o.out);
+  write_file_atomic(sidecar_path(o.out), metadata.dump(2) + "\n");
+}
+
+}  // namespace
+
+void add_quantize_command(CLI::App& app) {
+  auto o = std::make_shared<QuantizeOptions>();
+  CLI::App* cmd = app.add_subcommand("quantize", "Weight sharing: k-means over each layer's nonzero weights");
+  add_common_options(*cmd, o->common);
+  cmd->add_option("weights", o->weights, "state_dict .pt (pruned or not)")->required();
+  cmd->add_option("--model", o->model, "Architecture")->check(CLI::IsMember(model_names()))->capture_default_str();
+  cmd->add_option("--conv-bits", o->spec.conv_bits, "Bits per conv weight (2^bits shared values)")
+      ->check(CLI::Range(1, 8))->capture_default_str();
+  cmd->add_option("--fc-bits", o->spec.fc_bits, "Bits per fc weight")->check(CLI::Range(1, 8))->capture_default_str();
+  cmd->add_option("--layer-bits", o->layer_bits, "Per-layer overrides PATTERN=BITS, first match wins")->delimiter(',');
+  cmd->add_option("--init", o->init, "k-means start")->check(CLI::IsMember({"linear", "random", "density", "kmeans++"}))
+      ->capture_default_str();
+  cmd->add_option("--seed", o->spec.seed, "Seed for random and k-means++ starts")->capture_default_str();
+  cmd->add_option("--spec", o->spec_file, "JSON weight-sharing spec instead of the flags")->check(CLI::ExistingFile);
+  cmd->add_option("--split", o->split, "Evaluate on test, validation or none")
+      ->check(CLI::IsMember({"test", "validation", "none"}))->capture_default_str();
+  cmd->add_option("--validation-size", o->validation_size, "Images held out of the training set")->capture_default_str();
+  cmd->add_option("--out", o->out, "Weight-shared state_dict .pt");
+  cmd->callback([o] { run_quantize(*o); });
+}
+
+}  // namespace dcomp::cli
