@@ -30,6 +30,7 @@ void add_train_command(CLI::App& app);
 void add_finetune_command(CLI::App& app);
 void add_prune_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
+void add_huffman_command(CLI::App& app);
 void add_lab_commands(CLI::App& app);
 void add_sensitivity_command(CLI::App& app);
 

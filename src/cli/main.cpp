@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   dcomp::cli::add_finetune_command(app);
   dcomp::cli::add_prune_command(app);
   dcomp::cli::add_quantize_command(app);
+  dcomp::cli::add_huffman_command(app);
   dcomp::cli::add_eval_command(app);
   dcomp::cli::add_lab_commands(app);
   dcomp::cli::add_sensitivity_command(app);

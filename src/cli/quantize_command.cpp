@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "core/atomic_file.h"
+#include "libtorch/coding_report.h"
 #include "libtorch/runtime_info.h"
 #include "libtorch/state_dict.h"
 #include "libtorch/train.h"
@@ -55,7 +56,31 @@ void run_quantize(QuantizeOptions o) {
   write_file_atomic(sidecar_path(o.out), metadata.dump(2) + "\n");
 }
 
+struct HuffmanOptions {
+  std::string model = "resnet20", weights, artifacts, json_out;
+};
+
+void run_huffman(const HuffmanOptions& o) {
+  auto model = make_model(o.model);
+  load_state_dict(*model, load_state_dict_file(o.weights));
+  const std::vector<SharedLayer> layers = shared_layers_from_values(*model);
+  const CodingReport report = huffman_report(layers);
+  fmt::print("{}", format_table(report));
+  if (!o.json_out.empty()) write_file_atomic(o.json_out, to_json(report).dump(2) + "\n");
+  if (!o.artifacts.empty()) write_coding_artifacts(o.artifacts, o.model, layers, report);
+}
+
 }  // namespace
+
+void add_huffman_command(CLI::App& app) {
+  auto o = std::make_shared<HuffmanOptions>();
+  CLI::App* cmd = app.add_subcommand("huffman", "Huffman coding of a weight-shared model's indices: bits per weight");
+  cmd->add_option("weights", o->weights, "Weight-shared state_dict .pt (from dcomp quantize)")->required();
+  cmd->add_option("--model", o->model, "Architecture")->check(CLI::IsMember(model_names()))->capture_default_str();
+  cmd->add_option("--json", o->json_out, "Write the report as JSON");
+  cmd->add_option("--artifacts", o->artifacts, "Write codebook, huffman_encoding and huffman_freq .npy files here");
+  cmd->callback([o] { run_huffman(*o); });
+}
 
 void add_quantize_command(CLI::App& app) {
   auto o = std::make_shared<QuantizeOptions>();
