@@ -4,6 +4,7 @@
 
 #include "libtorch/prune.h"
 #include "libtorch/state_dict.h"
+#include "small_data.h"
 #include "temp_dir.h"
 
 using namespace dcomp;
@@ -130,13 +131,7 @@ TEST(Prune, SpecFromJsonRejectsUnknownKeysAndBadValues) {
 
 namespace {
 
-// Fashion-MNIST, if installed: 6,000 training and 2,000 validation images.
-std::optional<DataSplits> small_fashion_mnist() {
-  const std::string dir = "/usr/share/datasets/fashion-mnist";
-  if (!std::filesystem::exists(dir)) return std::nullopt;
-  const DataSplits full = load_splits(dataset_info("fmnist"), dir, 0);
-  return DataSplits{full.train.slice(0, 6000), full.train.slice(6000, 8000), full.test};
-}
+std::optional<DataSplits> small_fashion_mnist() { return dcomp::testing::fashion_mnist_subset(6000, 2000); }
 
 TrainConfig quick(int64_t epochs, double lr) {
   TrainConfig c;

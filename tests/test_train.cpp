@@ -6,6 +6,7 @@
 #include "core/datasets.h"
 #include "libtorch/state_dict.h"
 #include "libtorch/train.h"
+#include "small_data.h"
 #include "temp_dir.h"
 
 using namespace dcomp;
@@ -90,11 +91,10 @@ TEST(Train, WritesOneMetricsLinePerEpoch) {
 // Two epochs of LeNet-300-100 on 12,000 Fashion-MNIST images reach well
 // above chance on 3,000 held-out ones.
 TEST(Train, LeNet300LearnsFashionMnist) {
-  const std::string dir = "/usr/share/datasets/fashion-mnist";
-  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  const auto subset = dcomp::testing::fashion_mnist_subset(12000, 3000);
+  if (!subset) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  const DataSplits& data = *subset;
   const DatasetInfo& info = dataset_info("fmnist");
-  const DataSplits full = load_splits(info, dir, 0);
-  const DataSplits data{full.train.slice(0, 12000), full.train.slice(12000, 15000), full.test};
   TempDir run;
   torch::manual_seed(0);
   auto model = make_model("lenet300");

@@ -5,6 +5,7 @@
 
 #include "libtorch/prune.h"
 #include "libtorch/weight_sharing.h"
+#include "small_data.h"
 #include "temp_dir.h"
 
 using namespace dcomp;
@@ -84,11 +85,10 @@ TEST(WeightSharing, SpecFromJsonRejectsBadBitsAndUnknownKeys) {
 // Trained quantization: the shared values move, the clusters and the zeros
 // do not, and it wins back accuracy that 2-bit sharing lost.
 TEST(TrainedQuantization, KeepsClustersTiedAndRecoversAccuracy) {
-  const std::string dir = "/usr/share/datasets/fashion-mnist";
-  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  const auto subset = dcomp::testing::fashion_mnist_subset(6000, 2000);
+  if (!subset) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  const DataSplits& data = *subset;
   const DatasetInfo& info = dataset_info("fmnist");
-  const DataSplits full = load_splits(info, dir, 0);
-  const DataSplits data{full.train.slice(0, 6000), full.train.slice(6000, 8000), full.test};
   TempDir runs;
   torch::manual_seed(0);
   auto model = make_model("lenet300");
