@@ -7,8 +7,8 @@
 namespace dcomp {
 namespace {
 
-constexpr double kWidth = 720, kHeight = 420;
-constexpr double kLeft = 70, kRight = 170, kTop = 40, kBottom = 90;  // margins; legend on the right
+constexpr double kWidth = 760, kHeight = 470;
+constexpr double kLeft = 95, kRight = 170, kTop = 40, kBottom = 130;  // margins: rotated labels below, legend right
 const char* const kColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 
@@ -49,13 +49,13 @@ struct Frame {
   double py(double v) const { return kTop + plot_h * (1 - (v - y.lo) / (y.hi - y.lo)); }
 };
 
-std::string header(const ChartText& text) {
+std::string header(const ChartText& text, double x_label_y) {
   std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(kWidth) + "\" height=\"" + num(kHeight) +
                   "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   s += "<text x=\"" + num(kWidth / 2) + "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" + escape(text.title) + "</text>\n";
   s += "<text x=\"16\" y=\"" + num(kTop + (kHeight - kTop - kBottom) / 2) + "\" text-anchor=\"middle\" transform=\"rotate(-90 16 " +
        num(kTop + (kHeight - kTop - kBottom) / 2) + ")\">" + escape(text.y_label) + "</text>\n";
-  s += "<text x=\"" + num(kLeft + (kWidth - kLeft - kRight) / 2) + "\" y=\"" + num(kHeight - 12) +
+  s += "<text x=\"" + num(kLeft + (kWidth - kLeft - kRight) / 2) + "\" y=\"" + num(x_label_y) +
        "\" text-anchor=\"middle\">" + escape(text.x_label) + "</text>\n";
   return s;
 }
@@ -101,7 +101,7 @@ std::string line_chart(const ChartText& text, const std::vector<Series>& series)
   const Frame f{Axis(y_lo, y_hi)};
   const Axis x(x_lo, x_hi);
   auto px = [&](double v) { return kLeft + f.plot_w * (v - x.lo) / (x.hi - x.lo); };
-  std::string s = header(text) + y_axis(f);
+  std::string s = header(text, kTop + f.plot_h + 38) + y_axis(f);  // tick labels, then the axis label
   for (double v = x.lo; v <= x.hi + x.step / 2; v += x.step)
     s += "<text x=\"" + num(px(v)) + "\" y=\"" + num(kTop + f.plot_h + 16) + "\" text-anchor=\"middle\">" + num(v) + "</text>\n";
   for (size_t i = 0; i < series.size(); ++i) {
@@ -120,7 +120,7 @@ std::string bar_chart(const ChartText& text, const std::vector<std::string>& cat
                       const std::vector<Series>& series) {
   const auto [y_lo, y_hi] = y_range(series, true);
   const Frame f{Axis(y_lo, y_hi)};
-  std::string s = header(text) + y_axis(f);
+  std::string s = header(text, kHeight - 10) + y_axis(f);  // below the rotated category labels
   const double group = f.plot_w / double(std::max<size_t>(1, categories.size()));
   const double bar = group * 0.8 / double(std::max<size_t>(1, series.size()));
   for (size_t c = 0; c < categories.size(); ++c) {
