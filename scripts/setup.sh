@@ -16,6 +16,7 @@ packages=(
   libcurl4-openssl-dev libssl-dev libarchive-dev  # dcomp data download
   libopenblas0-openmp                        # fast fp32 BLAS (Debian defaults to the reference BLAS)
   libgtest-dev                               # tests
+  clang libclang-rt-14-dev                   # libFuzzer targets (scripts/fuzz.sh)
   python3-torch python3-numpy                # PyTorch interoperability tests
   dataset-fashion-mnist                      # Fashion-MNIST (IDX)
 )
@@ -35,6 +36,7 @@ cmake --build build -j "$(nproc)"
 case $mode in
   test)
     ctest --test-dir build --output-on-failure
+    scripts/fuzz.sh 60  # the compressed-file decoder, from its committed corpus
     ;;
   run)
     data=${DCOMP_DATA:-../shared/data/cifar-10-batches-bin}

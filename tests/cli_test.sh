@@ -75,6 +75,34 @@ else
   fail "sensitivity exited non-zero: $(cat "$tmp/out")"
 fi
 
+# Weight sharing to the compressed file and back.
+if "$dcomp" prune "$baseline" --model lenet300 --method percentile --amount 0.9 --split none --out "$tmp/p.pt" \
+  >"$tmp/out" 2>&1 && "$dcomp" quantize "$tmp/p.pt" --model lenet300 --split none --out "$tmp/q.pt" >"$tmp/out" 2>&1 &&
+  "$dcomp" pack "$tmp/q.pt" --model lenet300 --out "$tmp/q.dcz" >"$tmp/out" 2>&1 &&
+  "$dcomp" unpack "$tmp/q.dcz" --out "$tmp/u.pt" >"$tmp/out" 2>&1; then
+  if "$python" -c "
+import sys, torch
+a, b = torch.load(sys.argv[1]), torch.load(sys.argv[2])
+sys.exit(0 if list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a) else 1)" "$tmp/q.pt" "$tmp/u.pt"; then
+    pass "unpack gives back the quantized state_dict bit for bit"
+  else
+    fail "unpack differs from the quantized state_dict"
+  fi
+  size=$(stat -c %s "$tmp/q.dcz")
+  expect_json "pack reports the true file size" "$tmp/q.json" \
+    "r['file_bytes'] == $size and r['compression_file'] > 20 and r['compression_formula'] > r['compression_file']"
+  head -c $((size / 2)) "$tmp/q.dcz" >"$tmp/truncated.dcz"
+  expect_error "truncated compressed file" "truncated.dcz: " "$dcomp" unpack "$tmp/truncated.dcz" --out "$tmp/x.pt"
+  cp "$tmp/q.dcz" "$tmp/flipped.dcz"
+  printf '\x55' | dd of="$tmp/flipped.dcz" bs=1 seek=$((size / 3)) conv=notrunc status=none
+  expect_error "corrupted compressed file" "checksum mismatch" "$dcomp" unpack "$tmp/flipped.dcz" --out "$tmp/x.pt"
+  expect_error "not a compressed file" "bad magic" "$dcomp" unpack "$baseline" --out "$tmp/x.pt"
+  expect_error "unquantized weights" "distinct values" "$dcomp" pack "$baseline" --model lenet300 --out "$tmp/x.dcz"
+  [ ! -e "$tmp/x.pt" ] && [ ! -e "$tmp/x.dcz" ] && pass "failed commands leave no output" || fail "failed commands left output"
+else
+  fail "prune, quantize, pack, unpack: $(cat "$tmp/out")"
+fi
+
 # Lab 2 split in two: --only does two settings, the second call the rest.
 lab2=("$dcomp" lab2 --model lenet300 --weights "$baseline" --epochs 1 --out "$tmp/lab2" --runs-dir "$tmp/runs")
 if "${lab2[@]}" --only q_0.75,s_1 >"$tmp/out" 2>&1 && grep -q "2 of 8 settings done" "$tmp/out" &&

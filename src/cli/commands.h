@@ -39,5 +39,6 @@ const std::string& invocation();
 void set_invocation(int argc, char** argv);
 void add_eval_command(CLI::App& app);
 void add_data_command(CLI::App& app);
+void add_pack_commands(CLI::App& app);
 
 }  // namespace dcomp::cli

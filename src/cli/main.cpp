@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   CLI::App app{"dcomp: Deep Compression (pruning, weight sharing, Huffman coding) for PyTorch models"};
   dcomp::cli::set_invocation(argc, argv);
   app.require_subcommand(1);
-  app.set_version_flag("--version", "dcomp 0.1.0");
+  app.set_version_flag("--version", "dcomp " DCOMP_VERSION);
   dcomp::cli::add_train_command(app);
   dcomp::cli::add_finetune_command(app);
   dcomp::cli::add_prune_command(app);
@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   dcomp::cli::add_lab_commands(app);
   dcomp::cli::add_sensitivity_command(app);
   dcomp::cli::add_data_command(app);
+  dcomp::cli::add_pack_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

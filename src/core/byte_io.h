@@ -1,0 +1,83 @@
+// Little-endian byte writing and bounds-checked reading, for the compressed
+// file. The reader checks every read against the bytes that remain and
+// throws FormatError, so a parser built on it cannot run off its buffer.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/bit_stream.h"
+
+namespace dcomp {
+
+class ByteWriter {
+ public:
+  void u8(uint8_t v) { bytes_.push_back(v); }
+  void u16(uint16_t v) { unsigned_le(v, 2); }
+  void u32(uint32_t v) { unsigned_le(v, 4); }
+  void u64(uint64_t v) { unsigned_le(v, 8); }
+  void f32(float v) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    u32(bits);
+  }
+  void string(const std::string& s) {  // u32 length, then the bytes
+    u32(uint32_t(s.size()));
+    bytes(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  }
+  void bytes(const uint8_t* data, size_t size) { bytes_.insert(bytes_.end(), data, data + size); }
+  size_t size() const { return bytes_.size(); }
+  std::vector<uint8_t>& buffer() { return bytes_; }
+
+ private:
+  void unsigned_le(uint64_t v, int count) {
+    for (int i = 0; i < count; ++i) bytes_.push_back(uint8_t(v >> (8 * i)));
+  }
+  std::vector<uint8_t> bytes_;
+};
+
+class ByteReader {
+ public:
+  ByteReader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+  uint8_t u8() { return uint8_t(unsigned_le(1)); }
+  uint16_t u16() { return uint16_t(unsigned_le(2)); }
+  uint32_t u32() { return uint32_t(unsigned_le(4)); }
+  uint64_t u64() { return unsigned_le(8); }
+  float f32() {
+    const uint32_t bits = u32();
+    float v;
+    std::memcpy(&v, &bits, 4);
+    return v;
+  }
+  // A string of at most `max_length` bytes (checked before allocating).
+  std::string string(uint32_t max_length) {
+    const uint32_t length = u32();
+    if (length > max_length) throw FormatError("string of " + std::to_string(length) + " bytes exceeds the limit");
+    const uint8_t* p = take(length);
+    return std::string(reinterpret_cast<const char*>(p), length);
+  }
+  // The next `count` bytes, in place.
+  const uint8_t* take(uint64_t count) {
+    if (count > remaining()) throw FormatError("file ends early (truncated?)");
+    const uint8_t* p = data_ + position_;
+    position_ += size_t(count);
+    return p;
+  }
+  size_t remaining() const { return size_ - position_; }
+  size_t position() const { return position_; }
+
+ private:
+  uint64_t unsigned_le(int count) {
+    const uint8_t* p = take(uint64_t(count));
+    uint64_t v = 0;
+    for (int i = count - 1; i >= 0; --i) v = v << 8 | p[i];
+    return v;
+  }
+  const uint8_t* data_;
+  size_t size_;
+  size_t position_ = 0;
+};
+
+}  // namespace dcomp

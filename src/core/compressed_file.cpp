@@ -1,0 +1,395 @@
+#include "core/compressed_file.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <stdexcept>
+
+#include "core/atomic_file.h"
+#include "core/byte_io.h"
+#include "core/gap_coding.h"
+#include "core/huffman.h"
+
+namespace dcomp::dcz {
+
+namespace {
+
+// Caps on counts read from a file, checked before anything is allocated.
+constexpr uint32_t kMaxNameBytes = 1024;        // tensor names and metadata keys
+constexpr uint32_t kMaxValueBytes = 1 << 20;    // metadata values
+constexpr uint32_t kMaxMetadata = 4096;         // metadata pairs
+constexpr uint32_t kMaxTensors = 1 << 16;       // tensors in a file
+constexpr int kMaxRank = 8;
+constexpr int kCodeLengthBits = 5;              // a stored code length is 0..kMaxCodeLength
+constexpr size_t kChecksumBytes = 4;
+
+uint32_t crc32_of(const uint8_t* data, size_t size) {
+  return uint32_t(crc32(crc32(0L, Z_NULL, 0), data, uInt(size)));
+}
+
+double entropy_bits(const std::vector<uint64_t>& frequencies) {
+  uint64_t n = 0;
+  for (uint64_t f : frequencies) n += f;
+  double bits = 0;  // sum_s f_s * log2(n / f_s)
+  for (uint64_t f : frequencies)
+    if (f > 0) bits += double(f) * std::log2(double(n) / double(f));
+  return bits;
+}
+
+// Code lengths: a u16 count (the alphabet up to its last used symbol), then
+// the lengths packed in 5 bits each, MSB first.
+void write_code_lengths(ByteWriter& out, std::vector<uint8_t> lengths) {
+  while (!lengths.empty() && lengths.back() == 0) lengths.pop_back();
+  out.u16(uint16_t(lengths.size()));
+  BitWriter bits;
+  for (uint8_t l : lengths) bits.write(l, kCodeLengthBits);
+  const std::vector<uint8_t> packed = bits.finish();
+  out.bytes(packed.data(), packed.size());
+}
+
+uint64_t code_lengths_bytes(const std::vector<uint8_t>& lengths) {
+  size_t used = lengths.size();
+  while (used > 0 && lengths[used - 1] == 0) --used;
+  return 2 + (used * kCodeLengthBits + 7) / 8;
+}
+
+std::vector<uint8_t> read_code_lengths(ByteReader& in, size_t alphabet, const char* what) {
+  const uint16_t count = in.u16();
+  if (count > alphabet) throw FormatError(std::string(what) + " code lists more symbols than its alphabet");
+  const uint64_t bytes = (uint64_t(count) * kCodeLengthBits + 7) / 8;
+  BitReader bits(in.take(bytes), size_t(bytes), uint64_t(count) * kCodeLengthBits);
+  std::vector<uint8_t> lengths(count);
+  for (uint8_t& l : lengths) {
+    l = uint8_t(bits.read(kCodeLengthBits));
+    if (l > kMaxCodeLength) throw FormatError(std::string(what) + " code length above " + std::to_string(kMaxCodeLength));
+  }
+  return lengths;
+}
+
+void huffman_stream(const std::vector<uint8_t>& lengths, const std::vector<uint32_t>& symbols,
+                    std::vector<uint8_t>& bytes, uint64_t& bit_count) {
+  if (symbols.empty()) return;
+  const huffman::Encoder encoder(lengths);
+  BitWriter out;
+  for (uint32_t s : symbols) encoder.encode(s, out);
+  bit_count = out.bit_count();
+  bytes = out.finish();
+}
+
+// ---- encoding ----
+
+void validate(const Tensor& t) {
+  const std::string where = "tensor '" + t.name + "': ";
+  if (t.name.empty() || t.name.size() > kMaxNameBytes) throw std::invalid_argument(where + "bad name length");
+  if (t.shape.size() > size_t(kMaxRank)) throw std::invalid_argument(where + "rank above 8");
+  for (int64_t d : t.shape)
+    if (d < 0) throw std::invalid_argument(where + "negative dimension");
+  const uint64_t n = t.numel();
+  if (n > kMaxElements) throw std::invalid_argument(where + "too many elements");
+  if (t.storage == Storage::kFloat32 && t.floats.size() != n) throw std::invalid_argument(where + "value count != shape");
+  if (t.storage == Storage::kInt64 && t.integers.size() != n) throw std::invalid_argument(where + "value count != shape");
+  if (t.storage != Storage::kShared) return;
+  const SharedTensor& s = t.shared;
+  if (s.bits < 1 || s.bits > 8) throw std::invalid_argument(where + "bits must be in [1, 8]");
+  if (s.codebook.empty() || s.codebook.size() > (size_t{1} << s.bits))
+    throw std::invalid_argument(where + "codebook size must be in [1, 2^bits]");
+  for (float c : s.codebook)
+    if (!std::isfinite(c)) throw std::invalid_argument(where + "codebook value not finite");
+  if (s.indices.size() != s.positions.size()) throw std::invalid_argument(where + "indices and positions differ in count");
+  for (size_t i = 0; i < s.positions.size(); ++i) {
+    if (s.positions[i] >= n || (i > 0 && s.positions[i] <= s.positions[i - 1]))
+      throw std::invalid_argument(where + "positions must be ascending and inside the tensor");
+    if (s.indices[i] >= s.codebook.size()) throw std::invalid_argument(where + "index outside the codebook");
+  }
+}
+
+struct SharedPlan {
+  std::vector<uint8_t> index_lengths, gap_lengths;
+  int gap_bits = 1;
+  std::vector<uint8_t> index_bytes, gap_bytes;
+  uint64_t index_bits = 0, gap_stream_bits = 0;
+  double index_entropy = 0, gap_entropy = 0;
+};
+
+SharedPlan plan_shared(const SharedTensor& s) {
+  SharedPlan plan;
+  std::vector<uint64_t> index_frequencies(s.codebook.size(), 0);
+  for (uint8_t i : s.indices) ++index_frequencies[i];
+  plan.index_lengths = huffman::code_lengths(index_frequencies, kMaxCodeLength);
+  plan.index_entropy = entropy_bits(index_frequencies);
+  huffman_stream(plan.index_lengths, std::vector<uint32_t>(s.indices.begin(), s.indices.end()), plan.index_bytes,
+                 plan.index_bits);
+
+  // The gap alphabet that minimizes stream plus code-length table.
+  uint64_t best_cost = UINT64_MAX;
+  for (int b = 1; b <= gaps::kMaxBits; ++b) {
+    const std::vector<uint64_t> f = gaps::frequencies(s.positions, b);
+    std::vector<uint8_t> lengths = huffman::code_lengths(f, kMaxCodeLength);
+    const uint64_t cost = huffman::encoded_bits(f, lengths) + 8 * code_lengths_bytes(lengths);
+    if (cost < best_cost) {
+      best_cost = cost;
+      plan.gap_bits = b;
+      plan.gap_lengths = std::move(lengths);
+      plan.gap_entropy = entropy_bits(f);
+    }
+  }
+  huffman_stream(plan.gap_lengths, gaps::symbols(s.positions, plan.gap_bits), plan.gap_bytes, plan.gap_stream_bits);
+  return plan;
+}
+
+// ---- decoding ----
+
+struct Entry {  // a parsed table entry, before its payload is read
+  Tensor tensor;
+  uint64_t nonzeros = 0;
+  std::vector<uint8_t> index_lengths, gap_lengths;
+  int gap_bits = 0;
+  uint64_t index_bits = 0, gap_stream_bits = 0;
+};
+
+Entry read_entry(ByteReader& in) {
+  Entry e;
+  Tensor& t = e.tensor;
+  t.name = in.string(kMaxNameBytes);
+  const std::string where = "tensor '" + t.name + "': ";
+  const uint8_t storage = in.u8();
+  if (storage > uint8_t(Storage::kShared)) throw FormatError(where + "unknown storage type " + std::to_string(storage));
+  t.storage = Storage(storage);
+  const uint8_t rank = in.u8();
+  if (rank > kMaxRank) throw FormatError(where + "rank " + std::to_string(rank) + " above 8");
+  uint64_t numel = 1;
+  for (int i = 0; i < rank; ++i) {
+    const uint64_t d = in.u64();
+    if (d > kMaxElements || (d > 0 && numel > kMaxElements / d)) throw FormatError(where + "shape too large");
+    numel *= d;
+    t.shape.push_back(int64_t(d));
+  }
+  if (t.storage != Storage::kShared) return e;
+
+  SharedTensor& s = t.shared;
+  s.bits = in.u8();
+  if (s.bits < 1 || s.bits > 8) throw FormatError(where + "index bits " + std::to_string(s.bits) + " outside [1, 8]");
+  const uint16_t codebook_size = in.u16();
+  if (codebook_size == 0 || codebook_size > (1u << s.bits)) throw FormatError(where + "codebook size outside [1, 2^bits]");
+  for (int i = 0; i < codebook_size; ++i) {
+    s.codebook.push_back(in.f32());
+    if (!std::isfinite(s.codebook.back())) throw FormatError(where + "codebook value not finite");
+  }
+  e.nonzeros = in.u64();
+  if (e.nonzeros > numel) throw FormatError(where + "more nonzeros than elements");
+  e.index_lengths = read_code_lengths(in, codebook_size, "index");
+  e.gap_bits = in.u8();
+  if (e.gap_bits < 1 || e.gap_bits > gaps::kMaxBits) throw FormatError(where + "gap bits outside [1, 12]");
+  e.gap_lengths = read_code_lengths(in, size_t{1} << e.gap_bits, "position");
+  e.index_bits = in.u64();
+  e.gap_stream_bits = in.u64();
+  // Every symbol takes at least one bit: this bounds the decoded arrays by the file's size.
+  if (e.nonzeros > e.index_bits || e.nonzeros > e.gap_stream_bits)
+    throw FormatError(where + "streams too short for the nonzero count");
+  return e;
+}
+
+const uint8_t* take_stream(ByteReader& in, uint64_t bits, const std::string& where) {
+  if (bits > uint64_t(in.remaining()) * 8) throw FormatError(where + "stream runs past the payload (truncated?)");
+  return in.take((bits + 7) / 8);
+}
+
+void read_shared_payload(ByteReader& in, Entry& e) {
+  SharedTensor& s = e.tensor.shared;
+  const std::string where = "tensor '" + e.tensor.name + "': ";
+  if (e.nonzeros == 0) {
+    if (e.index_bits != 0 || e.gap_stream_bits != 0) throw FormatError(where + "streams without nonzeros");
+    return;
+  }
+  const uint8_t* index_data = take_stream(in, e.index_bits, where);
+  const uint8_t* gap_data = take_stream(in, e.gap_stream_bits, where);
+  const huffman::Decoder index_decoder(e.index_lengths);
+  const huffman::Decoder gap_decoder(e.gap_lengths);
+  BitReader index_bits(index_data, size_t((e.index_bits + 7) / 8), e.index_bits);
+  BitReader gap_bits(gap_data, size_t((e.gap_stream_bits + 7) / 8), e.gap_stream_bits);
+
+  const uint64_t numel = e.tensor.numel();
+  const uint32_t escape = gaps::escape(e.gap_bits);
+  s.positions.resize(size_t(e.nonzeros));
+  s.indices.resize(size_t(e.nonzeros));
+  uint64_t next = 0;  // the first position the next nonzero may take
+  for (uint64_t i = 0; i < e.nonzeros; ++i) {
+    uint32_t symbol;
+    while ((symbol = gap_decoder.decode(gap_bits)) == escape) {
+      next += escape;
+      if (next >= numel) throw FormatError(where + "position beyond the tensor");
+    }
+    next += symbol;
+    if (next >= numel) throw FormatError(where + "position beyond the tensor");
+    s.positions[size_t(i)] = uint32_t(next++);
+    const uint32_t index = index_decoder.decode(index_bits);
+    if (index >= s.codebook.size()) throw FormatError(where + "index outside the codebook");
+    s.indices[size_t(i)] = uint8_t(index);
+  }
+  if (index_bits.remaining() != 0 || gap_bits.remaining() != 0)
+    throw FormatError(where + "stream not consumed exactly");
+}
+
+void read_dense_payload(ByteReader& in, Tensor& t) {
+  const uint64_t n = t.numel();
+  const uint64_t width = t.storage == Storage::kFloat32 ? 4 : 8;
+  if (n * width > in.remaining()) throw FormatError("tensor '" + t.name + "': values run past the payload (truncated?)");
+  ByteReader values(in.take(n * width), size_t(n * width));
+  if (t.storage == Storage::kFloat32) {
+    t.floats.resize(size_t(n));
+    for (float& v : t.floats) v = values.f32();
+  } else {
+    t.integers.resize(size_t(n));
+    for (int64_t& v : t.integers) v = int64_t(values.u64());
+  }
+}
+
+}  // namespace
+
+uint64_t Tensor::numel() const {
+  uint64_t n = 1;
+  for (int64_t d : shape) n *= uint64_t(d);
+  return n;
+}
+
+const std::string* Model::find(const std::string& key) const {
+  for (const auto& [k, v] : metadata)
+    if (k == key) return &v;
+  return nullptr;
+}
+
+std::vector<uint8_t> encode(const Model& model, Layout* layout) {
+  std::set<std::string> names;
+  for (const Tensor& t : model.tensors) {
+    validate(t);
+    if (!names.insert(t.name).second) throw std::invalid_argument("duplicate tensor name '" + t.name + "'");
+  }
+  if (model.tensors.size() > kMaxTensors || model.metadata.size() > kMaxMetadata)
+    throw std::invalid_argument("too many tensors or metadata entries");
+
+  ByteWriter out;
+  out.bytes(reinterpret_cast<const uint8_t*>(kMagic), 4);
+  out.u32(kVersion);
+  out.u32(uint32_t(model.metadata.size()));
+  out.u32(uint32_t(model.tensors.size()));
+  for (const auto& [key, value] : model.metadata) {
+    if (key.size() > kMaxNameBytes || value.size() > kMaxValueBytes) throw std::invalid_argument("metadata too long");
+    out.string(key);
+    out.string(value);
+  }
+  Layout l;
+  l.header_bytes = out.size() + kChecksumBytes;
+
+  std::vector<SharedPlan> plans(model.tensors.size());
+  for (size_t i = 0; i < model.tensors.size(); ++i) {
+    const Tensor& t = model.tensors[i];
+    TensorLayout tl{t.name, t.storage};
+    const size_t start = out.size();
+    out.string(t.name);
+    out.u8(uint8_t(t.storage));
+    out.u8(uint8_t(t.shape.size()));
+    for (int64_t d : t.shape) out.u64(uint64_t(d));
+    if (t.storage == Storage::kShared) {
+      SharedPlan& p = plans[i] = plan_shared(t.shared);
+      out.u8(uint8_t(t.shared.bits));
+      out.u16(uint16_t(t.shared.codebook.size()));
+      for (float c : t.shared.codebook) out.f32(c);
+      out.u64(t.shared.positions.size());
+      write_code_lengths(out, p.index_lengths);
+      out.u8(uint8_t(p.gap_bits));
+      write_code_lengths(out, p.gap_lengths);
+      out.u64(p.index_bits);
+      out.u64(p.gap_stream_bits);
+      tl.index_bits = p.index_bits;
+      tl.position_bits = p.gap_stream_bits;
+      tl.gap_bits = p.gap_bits;
+      tl.index_entropy_bits = p.index_entropy;
+      tl.position_entropy_bits = p.gap_entropy;
+    } else {
+      tl.dense_bytes = t.numel() * (t.storage == Storage::kFloat32 ? 4 : 8);
+    }
+    tl.table_bytes = out.size() - start;
+    l.tensors.push_back(tl);
+  }
+  // The payload: each tensor's data in table order, byte-aligned, no gaps.
+  for (size_t i = 0; i < model.tensors.size(); ++i) {
+    const Tensor& t = model.tensors[i];
+    if (t.storage == Storage::kFloat32) {
+      for (float v : t.floats) out.f32(v);
+    } else if (t.storage == Storage::kInt64) {
+      for (int64_t v : t.integers) out.u64(uint64_t(v));
+    } else {
+      out.bytes(plans[i].index_bytes.data(), plans[i].index_bytes.size());
+      out.bytes(plans[i].gap_bytes.data(), plans[i].gap_bytes.size());
+    }
+  }
+  out.u32(crc32_of(out.buffer().data(), out.size()));
+  l.file_bytes = out.size();
+  if (layout) *layout = std::move(l);
+  return std::move(out.buffer());
+}
+
+Model decode(const uint8_t* data, size_t size) {
+  constexpr size_t kHeaderBytes = 16;
+  if (size < kHeaderBytes + kChecksumBytes) throw FormatError("too short to be a dcomp compressed file");
+  if (!std::equal(kMagic, kMagic + 4, data)) throw FormatError("not a dcomp compressed file (bad magic)");
+  ByteReader in(data, size - kChecksumBytes);
+  in.take(4);
+  const uint32_t version = in.u32();
+  if (version != kVersion)
+    throw FormatError("unsupported format version " + std::to_string(version) + " (this dcomp reads " +
+                      std::to_string(kVersion) + ")");
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION  // let fuzzers past the checksum, to the parser
+  ByteReader checksum(data + size - kChecksumBytes, kChecksumBytes);
+  if (checksum.u32() != crc32_of(data, size - kChecksumBytes)) throw FormatError("checksum mismatch (file truncated or corrupted)");
+#endif
+
+  const uint32_t metadata_count = in.u32();
+  const uint32_t tensor_count = in.u32();
+  if (metadata_count > kMaxMetadata) throw FormatError("too many metadata entries");
+  if (tensor_count > kMaxTensors) throw FormatError("too many tensors");
+  Model model;
+  for (uint32_t i = 0; i < metadata_count; ++i) {
+    std::string key = in.string(kMaxNameBytes);
+    model.metadata.emplace_back(std::move(key), in.string(kMaxValueBytes));
+  }
+  std::vector<Entry> entries;
+  std::set<std::string> names;
+  for (uint32_t i = 0; i < tensor_count; ++i) {
+    entries.push_back(read_entry(in));
+    if (!names.insert(entries.back().tensor.name).second)
+      throw FormatError("duplicate tensor name '" + entries.back().tensor.name + "'");
+  }
+  for (Entry& e : entries) {
+    if (e.tensor.storage == Storage::kShared)
+      read_shared_payload(in, e);
+    else
+      read_dense_payload(in, e.tensor);
+    model.tensors.push_back(std::move(e.tensor));
+  }
+  if (in.remaining() != 0) throw FormatError("unexpected bytes after the payload");
+  return model;
+}
+
+void write(const std::string& path, const Model& model, Layout* layout) {
+  const std::vector<uint8_t> bytes = encode(model, layout);
+  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+Model read(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw std::runtime_error("cannot open " + path);
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  if (file.bad()) throw std::runtime_error("cannot read " + path);
+  try {
+    return decode(bytes.data(), bytes.size());
+  } catch (const FormatError& e) {
+    throw FormatError(path + ": " + e.what());
+  }
+}
+
+}  // namespace dcomp::dcz

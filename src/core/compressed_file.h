@@ -1,0 +1,84 @@
+// The compressed model file (.dcz), specified in docs/format.md: one
+// little-endian file holding everything needed to run a pruned, weight-shared
+// model. Shared weights are stored as two canonical-Huffman streams per
+// tensor (codebook indices, and position gaps with an escape, see
+// gap_coding.h); other tensors (BN, biases) are stored raw. A CRC-32 of the
+// whole file comes last.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dcomp::dcz {
+
+inline constexpr char kMagic[4] = {'D', 'C', 'Z', '1'};
+inline constexpr uint32_t kVersion = 1;
+// Longest Huffman code a file may use: bounds a decoder's table at 2^16
+// entries (256 KiB), whatever the file says.
+inline constexpr int kMaxCodeLength = 16;
+// Most elements in one tensor (1 GiB as float32): the only allocation not
+// bounded by the file's size is a dense tensor expanded from a sparse one.
+inline constexpr uint64_t kMaxElements = uint64_t{1} << 28;
+
+enum class Storage : uint8_t { kFloat32 = 0, kInt64 = 1, kShared = 2 };
+
+// A pruned, weight-shared tensor: nonzero i sits at flattened position
+// positions[i] and has the value codebook[indices[i]]; all else is 0.
+struct SharedTensor {
+  int bits = 0;                     // index width the codebook was built for, 1..8
+  std::vector<float> codebook;      // at most 2^bits finite values
+  std::vector<uint32_t> positions;  // strictly ascending
+  std::vector<uint8_t> indices;     // one per position, < codebook.size()
+};
+
+struct Tensor {
+  std::string name;
+  std::vector<int64_t> shape;
+  Storage storage = Storage::kFloat32;
+  std::vector<float> floats;      // kFloat32, row-major
+  std::vector<int64_t> integers;  // kInt64, row-major
+  SharedTensor shared;            // kShared
+  uint64_t numel() const;
+};
+
+struct Model {
+  // Free-form (key, value) pairs; dcomp writes "model" (the architecture
+  // name), "dataset" and "producer".
+  std::vector<std::pair<std::string, std::string>> metadata;
+  std::vector<Tensor> tensors;
+  // The value of `key`, or nullptr.
+  const std::string* find(const std::string& key) const;
+};
+
+// Where one tensor's bytes went, and how close its streams come to the
+// entropy of their symbols (n * H, in bits).
+struct TensorLayout {
+  std::string name;
+  Storage storage = Storage::kFloat32;
+  uint64_t table_bytes = 0;  // its table entry: name, shape, codebook, code lengths
+  uint64_t dense_bytes = 0;  // raw values (kFloat32, kInt64)
+  uint64_t index_bits = 0, position_bits = 0;  // Huffman streams (kShared)
+  int gap_bits = 0;                            // the position alphabet chosen, 2^gap_bits symbols
+  double index_entropy_bits = 0, position_entropy_bits = 0;
+};
+struct Layout {
+  uint64_t file_bytes = 0;
+  uint64_t header_bytes = 0;  // magic, version, counts, metadata, checksum
+  std::vector<TensorLayout> tensors;
+};
+
+// The file's bytes. Throws std::invalid_argument if `model` breaks the
+// invariants stated above.
+std::vector<uint8_t> encode(const Model& model, Layout* layout = nullptr);
+
+// Parses and fully validates a file; throws FormatError naming the first
+// fault. Work and memory are bounded by `size` (and kMaxElements).
+Model decode(const uint8_t* data, size_t size);
+
+// Atomic write; read throws std::runtime_error if the file cannot be read.
+void write(const std::string& path, const Model& model, Layout* layout = nullptr);
+Model read(const std::string& path);
+
+}  // namespace dcomp::dcz

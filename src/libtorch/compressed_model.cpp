@@ -1,0 +1,160 @@
+#include "libtorch/compressed_model.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+namespace dcomp {
+
+namespace {
+
+dcz::Tensor shared_tensor(const SharedLayer& layer) {
+  dcz::Tensor t;
+  t.name = layer.name;
+  t.shape = layer.index.sizes().vec();
+  t.storage = dcz::Storage::kShared;
+  const torch::Tensor index = layer.index.flatten().to(torch::kCPU, torch::kInt64).contiguous();
+  const int64_t* idx = index.data_ptr<int64_t>();
+  int64_t last_used = -1;
+  for (int64_t p = 0; p < index.numel(); ++p) {
+    if (idx[p] < 0) continue;
+    t.shared.positions.push_back(uint32_t(p));
+    t.shared.indices.push_back(uint8_t(idx[p]));
+    last_used = std::max(last_used, idx[p]);
+  }
+  t.shared.bits = layer.bits;
+  // Entries no weight uses (a codebook padded to 2^bits) are not stored.
+  t.shared.codebook.assign(layer.codebook.begin(), layer.codebook.begin() + std::max<int64_t>(last_used + 1, 1));
+  return t;
+}
+
+dcz::Tensor dense_tensor(const std::string& name, const torch::Tensor& value) {
+  dcz::Tensor t;
+  t.name = name;
+  t.shape = value.sizes().vec();
+  const torch::Tensor v = value.detach().to(torch::kCPU).contiguous();
+  if (v.scalar_type() == torch::kFloat32) {
+    t.storage = dcz::Storage::kFloat32;
+    t.floats.assign(v.data_ptr<float>(), v.data_ptr<float>() + v.numel());
+  } else if (v.scalar_type() == torch::kInt64) {
+    t.storage = dcz::Storage::kInt64;
+    t.integers.assign(v.data_ptr<int64_t>(), v.data_ptr<int64_t>() + v.numel());
+  } else {
+    throw std::invalid_argument(name + ": only float32 and int64 tensors can be stored");
+  }
+  return t;
+}
+
+}  // namespace
+
+dcz::Model compressed_model(torch::nn::Module& model, const std::string& architecture,
+                            const std::vector<SharedLayer>& layers) {
+  std::map<std::string, const SharedLayer*> shared;
+  for (const SharedLayer& l : layers) shared[l.name] = &l;
+  dcz::Model file;
+  file.metadata = {{"model", architecture}, {"producer", "dcomp " DCOMP_VERSION}};
+  for (const auto& [name, value] : state_dict(model)) {
+    auto it = shared.find(name);
+    file.tensors.push_back(it != shared.end() ? shared_tensor(*it->second) : dense_tensor(name, value));
+  }
+  return file;
+}
+
+StateDict expanded_state_dict(const dcz::Model& file) {
+  StateDict out;
+  for (const dcz::Tensor& t : file.tensors) {
+    torch::Tensor value;
+    if (t.storage == dcz::Storage::kInt64) {
+      value = torch::tensor(t.integers, torch::kInt64);
+    } else if (t.storage == dcz::Storage::kFloat32) {
+      value = torch::tensor(t.floats, torch::kFloat32);
+    } else {
+      value = torch::zeros({int64_t(t.numel())}, torch::kFloat32);
+      float* w = value.data_ptr<float>();
+      for (size_t i = 0; i < t.shared.positions.size(); ++i) w[t.shared.positions[i]] = t.shared.codebook[t.shared.indices[i]];
+    }
+    out.emplace_back(t.name, value.reshape(t.shape));
+  }
+  return out;
+}
+
+FileReport file_report(const dcz::Model& file, const dcz::Layout& layout, int64_t parameters,
+                       const CodingReport& coding) {
+  FileReport r;
+  r.parameters = parameters;
+  r.dense_bytes = 4 * uint64_t(parameters);
+  r.file_bytes = layout.file_bytes;
+  r.header_bytes = layout.header_bytes;
+  double entropy_bits = 0;
+  for (size_t i = 0; i < layout.tensors.size(); ++i) {
+    const dcz::TensorLayout& t = layout.tensors[i];
+    const uint64_t codebook = 4 * file.tensors[i].shared.codebook.size();
+    r.position_bytes += (t.position_bits + 7) / 8;
+    r.index_bytes += (t.index_bits + 7) / 8;
+    r.codebook_bytes += codebook;
+    r.dense_tensor_bytes += t.dense_bytes;
+    r.table_bytes += t.table_bytes - codebook;
+    entropy_bits += t.index_entropy_bits + t.position_entropy_bits;
+  }
+  r.entropy_bytes = entropy_bits / 8;
+  r.file_factor = double(r.dense_bytes) / double(r.file_bytes);
+  r.formula_factor = coding.formula_factor;
+  r.tensors = layout.tensors;
+  return r;
+}
+
+nlohmann::json to_json(const FileReport& r) {
+  nlohmann::json tensors = nlohmann::json::array();
+  for (const dcz::TensorLayout& t : r.tensors) {
+    nlohmann::json j = {{"name", t.name}, {"table_bytes", t.table_bytes}};
+    if (t.storage == dcz::Storage::kShared) {
+      j.update({{"index_bits", t.index_bits},
+                {"position_bits", t.position_bits},
+                {"gap_bits", t.gap_bits},
+                {"index_entropy_bits", t.index_entropy_bits},
+                {"position_entropy_bits", t.position_entropy_bits}});
+    } else {
+      j["dense_bytes"] = t.dense_bytes;
+    }
+    tensors.push_back(j);
+  }
+  return {{"parameters", r.parameters},
+          {"dense_bytes", r.dense_bytes},
+          {"file_bytes", r.file_bytes},
+          // Compression as factors (dense / compressed), and as the seed's
+          // ratios (compressed / dense).
+          {"compression_file", r.file_factor},
+          {"compression_formula", r.formula_factor},
+          {"ratio_file", 1 / r.file_factor},
+          {"ratio_formula", r.formula_factor > 0 ? 1 / r.formula_factor : 0.0},
+          {"breakdown_bytes",
+           {{"positions", r.position_bytes},
+            {"indices", r.index_bytes},
+            {"codebooks", r.codebook_bytes},
+            {"dense_tensors", r.dense_tensor_bytes},
+            {"tables", r.table_bytes},
+            {"header", r.header_bytes}}},
+          {"stream_entropy_bytes", r.entropy_bytes},
+          {"stream_bytes", r.position_bytes + r.index_bytes},
+          {"tensors", tensors}};
+}
+
+std::string format_table(const FileReport& r) {
+  std::string s;
+  s += fmt::format("{:<26} {:>9} {:>9} {:>9} {:>8}\n", "shared tensor", "positions", "indices", "entropy", "gap bits");
+  for (const dcz::TensorLayout& t : r.tensors) {
+    if (t.storage != dcz::Storage::kShared) continue;
+    s += fmt::format("{:<26} {:>8}B {:>8}B {:>8.0f}B {:>8}\n", t.name, (t.position_bits + 7) / 8, (t.index_bits + 7) / 8,
+                     (t.index_entropy_bits + t.position_entropy_bits) / 8, t.gap_bits);
+  }
+  s += fmt::format(
+      "file {} bytes: positions {}, indices {}, codebooks {}, dense tensors {}, tables {}, header {}\n", r.file_bytes,
+      r.position_bytes, r.index_bytes, r.codebook_bytes, r.dense_tensor_bytes, r.table_bytes, r.header_bytes);
+  s += fmt::format("streams {} bytes, entropy bound {:.0f} bytes ({:.1f}% above)\n", r.position_bytes + r.index_bytes,
+                   r.entropy_bytes, 100 * (double(r.position_bytes + r.index_bytes) / r.entropy_bytes - 1));
+  s += fmt::format("compression: {:.1f}x by the seed's formula, {:.1f}x by file size ({} dense float32 bytes)\n",
+                   r.formula_factor, r.file_factor, r.dense_bytes);
+  return s;
+}
+
+}  // namespace dcomp

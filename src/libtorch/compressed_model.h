@@ -1,0 +1,46 @@
+// Between a weight-shared LibTorch model and the compressed file (.dcz): the
+// prunable weights go in as shared tensors (codebook, positions, indices),
+// every other state_dict entry (BN, biases) as raw values; and back.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/compressed_file.h"
+#include "libtorch/coding_report.h"
+#include "libtorch/state_dict.h"
+#include "libtorch/weight_sharing.h"
+
+namespace dcomp {
+
+// The file's model for `model`, whose prunable weights `layers` describes
+// (from share_weights or shared_layers_from_values). Metadata records the
+// architecture, so that the file alone can be run.
+dcz::Model compressed_model(torch::nn::Module& model, const std::string& architecture,
+                            const std::vector<SharedLayer>& layers);
+
+// The state_dict a compressed model stands for, weights expanded to dense
+// float32 (bit-identical to the weight-shared model's).
+StateDict expanded_state_dict(const dcz::Model& file);
+
+// The compression figures of a written file.
+struct FileReport {
+  int64_t parameters = 0;   // the model's parameters (not buffers)
+  uint64_t dense_bytes = 0; // 4 bytes per parameter
+  uint64_t file_bytes = 0;
+  // Where the bytes went.
+  uint64_t position_bytes = 0, index_bytes = 0, codebook_bytes = 0, dense_tensor_bytes = 0, table_bytes = 0,
+           header_bytes = 0;
+  double entropy_bytes = 0;  // the streams' entropy bound (n * H / 8), summed
+  double file_factor = 0;    // dense_bytes / file_bytes
+  double formula_factor = 0; // the seed's formula, as 1/ratio (from the coding report)
+  std::vector<dcz::TensorLayout> tensors;
+};
+FileReport file_report(const dcz::Model& file, const dcz::Layout& layout, int64_t parameters,
+                       const CodingReport& coding);
+nlohmann::json to_json(const FileReport& report);
+std::string format_table(const FileReport& report);
+
+}  // namespace dcomp

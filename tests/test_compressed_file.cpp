@@ -1,0 +1,212 @@
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <random>
+
+#include "core/bit_stream.h"
+#include "core/compressed_file.h"
+#include "core/gap_coding.h"
+
+using namespace dcomp;
+using namespace dcomp::dcz;
+
+namespace {
+
+Tensor make_tensor(const std::string& name, std::vector<int64_t> shape, Storage storage) {
+  Tensor t;
+  t.name = name;
+  t.shape = std::move(shape);
+  t.storage = storage;
+  return t;
+}
+
+// A shared tensor of `numel` elements, each nonzero with probability `density`.
+Tensor random_shared(const std::string& name, std::vector<int64_t> shape, double density, int bits, uint32_t seed) {
+  Tensor t = make_tensor(name, std::move(shape), Storage::kShared);
+  std::mt19937 rng(seed);
+  std::bernoulli_distribution keep(density);
+  std::geometric_distribution<int> index(0.3);  // skewed, as k-means indices are
+  for (int i = 0; i < (1 << bits); ++i) t.shared.codebook.push_back(float(i) * 0.01f - 0.1f);
+  t.shared.bits = bits;
+  for (uint32_t p = 0; p < t.numel(); ++p) {
+    if (!keep(rng)) continue;
+    t.shared.positions.push_back(p);
+    t.shared.indices.push_back(uint8_t(std::min(index(rng), (1 << bits) - 1)));
+  }
+  return t;
+}
+
+Model sample_model() {
+  Model m;
+  m.metadata = {{"model", "test"}, {"producer", "dcomp tests"}};
+  m.tensors.push_back(random_shared("conv.weight", {16, 3, 3, 3}, 0.3, 5, 1));
+  m.tensors.push_back(random_shared("fc.weight", {10, 300}, 0.05, 4, 2));  // long gaps: escapes
+  m.tensors.push_back(random_shared("empty.weight", {4, 4}, 0.0, 2, 3));   // all pruned
+  m.tensors.push_back(random_shared("dense.weight", {64}, 1.0, 1, 4));     // none pruned
+  Tensor bias = make_tensor("fc.bias", {10}, Storage::kFloat32);
+  for (int i = 0; i < 10; ++i) bias.floats.push_back(float(i) / 3);
+  m.tensors.push_back(bias);
+  Tensor count = make_tensor("bn.num_batches_tracked", {}, Storage::kInt64);
+  count.integers = {123456789012};
+  m.tensors.push_back(count);
+  return m;
+}
+
+void expect_equal(const Model& a, const Model& b) {
+  EXPECT_EQ(a.metadata, b.metadata);
+  ASSERT_EQ(a.tensors.size(), b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    const Tensor &x = a.tensors[i], &y = b.tensors[i];
+    EXPECT_EQ(x.name, y.name);
+    EXPECT_EQ(x.shape, y.shape);
+    EXPECT_EQ(x.storage, y.storage);
+    EXPECT_EQ(x.floats, y.floats);
+    EXPECT_EQ(x.integers, y.integers);
+    EXPECT_EQ(x.shared.bits, y.shared.bits);
+    EXPECT_EQ(x.shared.codebook, y.shared.codebook);
+    EXPECT_EQ(x.shared.positions, y.shared.positions) << x.name;
+    EXPECT_EQ(x.shared.indices, y.shared.indices) << x.name;
+  }
+}
+
+void fix_checksum(std::vector<uint8_t>& bytes) {
+  const size_t n = bytes.size() - 4;
+  const uint32_t crc = uint32_t(crc32(crc32(0L, Z_NULL, 0), bytes.data(), uInt(n)));
+  for (int i = 0; i < 4; ++i) bytes[n + size_t(i)] = uint8_t(crc >> (8 * i));
+}
+
+std::string decode_error(const std::vector<uint8_t>& bytes) {
+  try {
+    decode(bytes.data(), bytes.size());
+  } catch (const FormatError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(GapCoding, EscapesCarryLongRuns) {
+  // Positions 0, 2, 9 with b = 2 (E = 3): gaps 0, 1, 6 -> [0] [1] [3 3 0].
+  EXPECT_EQ(gaps::symbols({0, 2, 9}, 2), (std::vector<uint32_t>{0, 1, 3, 3, 0}));
+  EXPECT_EQ(gaps::frequencies({0, 2, 9}, 2), (std::vector<uint64_t>{2, 1, 0, 2}));
+  // b = 1 (E = 1) is unary: each zero is one escape.
+  EXPECT_EQ(gaps::symbols({2}, 1), (std::vector<uint32_t>{1, 1, 0}));
+}
+
+TEST(CompressedFile, RoundTripIsExact) {
+  const Model m = sample_model();
+  Layout layout;
+  const std::vector<uint8_t> bytes = encode(m, &layout);
+  expect_equal(m, decode(bytes.data(), bytes.size()));
+  EXPECT_EQ(layout.file_bytes, bytes.size());
+  // The layout accounts for every byte.
+  uint64_t sum = layout.header_bytes;
+  for (const TensorLayout& t : layout.tensors) sum += t.table_bytes + t.dense_bytes + (t.index_bits + 7) / 8 + (t.position_bits + 7) / 8;
+  EXPECT_EQ(sum, bytes.size());
+}
+
+TEST(CompressedFile, StreamsComeCloseToTheirEntropy) {
+  Model m;
+  m.tensors.push_back(random_shared("w", {200000}, 0.1, 5, 7));
+  Layout layout;
+  encode(m, &layout);
+  const TensorLayout& t = layout.tensors[0];
+  EXPECT_GE(double(t.index_bits), t.index_entropy_bits);
+  EXPECT_LT(double(t.index_bits), 1.05 * t.index_entropy_bits);
+  EXPECT_GE(double(t.position_bits), t.position_entropy_bits);
+  EXPECT_LT(double(t.position_bits), 1.10 * t.position_entropy_bits);
+  // Gaps at 10% density are geometric with mean 9: far below 32-bit positions.
+  EXPECT_LT(double(t.position_bits) / 20000, 5.0);
+}
+
+TEST(CompressedFile, WriteThenRead) {
+  const std::string path = ::testing::TempDir() + "/model.dcz";
+  write(path, sample_model());
+  expect_equal(sample_model(), read(path));
+  EXPECT_THROW(read(path + ".missing"), std::runtime_error);
+}
+
+TEST(CompressedFile, EncodeRejectsBrokenModels) {
+  Model m = sample_model();
+  m.tensors[0].shared.indices[0] = 200;  // outside a 32-entry codebook
+  EXPECT_THROW(encode(m), std::invalid_argument);
+  m = sample_model();
+  std::swap(m.tensors[0].shared.positions[0], m.tensors[0].shared.positions[1]);
+  EXPECT_THROW(encode(m), std::invalid_argument);
+  m = sample_model();
+  m.tensors.push_back(m.tensors[0]);
+  EXPECT_THROW(encode(m), std::invalid_argument);
+}
+
+TEST(CompressedFile, EveryTruncationIsAFormatError) {
+  const std::vector<uint8_t> bytes = encode(sample_model());
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    std::vector<uint8_t> prefix(bytes.begin(), bytes.begin() + long(n));
+    EXPECT_NE(decode_error(prefix), "") << "prefix of " << n << " bytes";
+    if (n >= 20) {  // even with a valid checksum
+      fix_checksum(prefix);
+      EXPECT_NE(decode_error(prefix), "") << "prefix of " << n << " bytes";
+    }
+  }
+}
+
+TEST(CompressedFile, HeaderFaultsAreNamed) {
+  std::vector<uint8_t> bytes = encode(sample_model());
+  std::vector<uint8_t> bad = bytes;
+  bad[0] = 'X';
+  EXPECT_NE(decode_error(bad).find("bad magic"), std::string::npos);
+  bad = bytes;
+  bad[4] = 2;
+  EXPECT_NE(decode_error(bad).find("version 2"), std::string::npos);
+  bad = bytes;
+  bad[bytes.size() / 2] ^= 0x10;
+  EXPECT_NE(decode_error(bad).find("checksum"), std::string::npos);
+  bad = bytes;
+  bad[12] = 0xFF, bad[13] = 0xFF, bad[14] = 0xFF;  // tensor count 16 million
+  fix_checksum(bad);
+  EXPECT_NE(decode_error(bad).find("too many tensors"), std::string::npos);
+}
+
+TEST(CompressedFile, HostileTableEntriesAreRejected) {
+  // One shared tensor "w" of shape [1000], no metadata: the entry starts at
+  // byte 16 with name (4 + 1), storage (1), rank (1), dims (8), bits (1),
+  // codebook size (2), codebook (4 per value), nonzeros (8), ...
+  Model m;
+  m.tensors.push_back(random_shared("w", {1000}, 0.2, 2, 9));
+  const std::vector<uint8_t> good = encode(m);
+  const size_t dims = 16 + 5 + 2, bits = dims + 8, nonzeros = bits + 1 + 2 + 4 * 4;
+  auto mutated = [&](size_t offset, std::vector<uint8_t> value) {
+    std::vector<uint8_t> b = good;
+    std::copy(value.begin(), value.end(), b.begin() + long(offset));
+    fix_checksum(b);
+    return decode_error(b);
+  };
+  EXPECT_NE(mutated(16 + 5 + 1, {9}).find("rank"), std::string::npos);
+  EXPECT_NE(mutated(dims, {0, 0, 0, 0, 0, 0, 0, 0x40}).find("shape too large"), std::string::npos);
+  EXPECT_NE(mutated(bits, {9}).find("index bits"), std::string::npos);
+  EXPECT_NE(mutated(nonzeros, {0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0}).find("more nonzeros than elements"),
+            std::string::npos);
+  EXPECT_NE(mutated(nonzeros, {0xE8, 0x03, 0, 0, 0, 0, 0, 0}).find("streams too short"), std::string::npos);
+  EXPECT_NE(mutated(bits + 3, {0, 0, 0x80, 0x7F}).find("not finite"), std::string::npos);  // NaN codebook value
+  // Index code lengths: count (2 bytes), then 5-bit lengths; 0xFF... = 31.
+  EXPECT_NE(mutated(nonzeros + 8 + 2, {0xFF}).find("code length above"), std::string::npos);
+  EXPECT_NE(mutated(nonzeros + 8, {0x09, 0}).find("more symbols than its alphabet"), std::string::npos);
+}
+
+TEST(CompressedFile, RandomCorruptionNeverCrashes) {
+  const std::vector<uint8_t> good = encode(sample_model());
+  std::mt19937 rng(5);
+  int rejected = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    std::vector<uint8_t> b = good;
+    for (int k = 0; k < 1 + trial % 3; ++k) b[rng() % (b.size() - 4)] ^= uint8_t(1 + rng() % 255);
+    fix_checksum(b);
+    try {
+      decode(b.data(), b.size());
+    } catch (const FormatError&) {
+      ++rejected;
+    }
+  }
+  EXPECT_GT(rejected, 1000);  // most corruptions are caught by validation alone
+}
