@@ -9,10 +9,11 @@ case $mode in test | run | build) ;; *) echo "usage: $0 [build|test|run]" >&2; e
 cd "$(dirname "$0")/.."
 
 packages=(
-  build-essential cmake ninja-build git
+  build-essential cmake ninja-build git pkg-config
   libtorch-dev                               # LibTorch 1.13 (CPU)
   libcli11-dev nlohmann-json3-dev libfmt-dev # arguments, JSON, formatting
-  zlib1g-dev                                 # gzip-compressed IDX files
+  zlib1g-dev                                 # gzip-compressed IDX files, CRC-32
+  libzip-dev                                 # lab4_submission.zip
   libcurl4-openssl-dev libssl-dev libarchive-dev  # dcomp data download
   libopenblas0-openmp                        # fast fp32 BLAS (Debian defaults to the reference BLAS)
   libgtest-dev                               # tests

@@ -103,6 +103,41 @@ else
   fail "prune, quantize, pack, unpack: $(cat "$tmp/out")"
 fi
 
+# Lab 3 on the pruned LeNet: two bit widths, the artifacts at 5 bits.
+if "$dcomp" lab3 --model lenet300 --weights "$tmp/p.pt" --baseline "$baseline" --bits 5,3 --init-bits 3 \
+  --out "$tmp/lab3" --runs-dir "$tmp/runs" >"$tmp/out" 2>&1; then
+  expect_json "lab3: trained quantization beats k-means alone" "$tmp/lab3/results.json" \
+    "all(b['test_top1_trained'] > b['test_top1_kmeans'] for b in r['bits'])"
+  expect_json "lab3: fewer bits, fewer Huffman bits" "$tmp/lab3/results.json" \
+    "r['bits'][1]['huffman']['average_huffman_bits'] < r['bits'][0]['huffman']['average_huffman_bits'] <= 5"
+  expect_json "lab3 compares four initializations" "$tmp/lab3/results.json" "len(r['initializations']) == 4"
+  if "$python" - "$tmp/lab3/artifacts" <<'PY'; then
+import sys, zipfile, numpy, torch
+d = sys.argv[1]
+names = sorted(zipfile.ZipFile(d + "/lab4_submission.zip").namelist())
+assert names == sorted(["net_before_pruning.pt", "net_after_pruning.pt", "net_after_quantization.pt",
+                        "codebook_lenet300.npy", "huffman_encoding.npy", "huffman_freq.npy"]), names
+codebook = numpy.load(d + "/codebook_lenet300.npy", allow_pickle=False)
+codes = numpy.load(d + "/huffman_encoding.npy", allow_pickle=False)
+freq = numpy.load(d + "/huffman_freq.npy", allow_pickle=False)
+assert codebook.shape == codes.shape == freq.shape == (3, 32) and codebook.dtype == numpy.float32
+q = torch.load(d + "/net_after_quantization.pt")
+for row, name in enumerate(["fc1.weight", "fc2.weight", "fc3.weight"]):
+    used = freq[row] > 0
+    values = q[name][q[name] != 0]
+    assert set(values.unique().tolist()) == set(codebook[row][used].tolist()), name
+    assert int(freq[row].sum()) == values.numel(), name
+PY
+    pass "lab3 artifacts: the zip holds the six files; codebooks and frequencies match the quantized weights"
+  else
+    fail "lab3 artifacts"
+  fi
+  n=$(ls "$tmp/lab3/histograms" | wc -l)
+  [ "$n" -eq 3 ] && pass "lab3 histograms for 3 layers" || fail "lab3 histograms: $n files"
+else
+  fail "lab3 exited non-zero: $(cat "$tmp/out")"
+fi
+
 # Lab 2 split in two: --only does two settings, the second call the rest.
 lab2=("$dcomp" lab2 --model lenet300 --weights "$baseline" --epochs 1 --out "$tmp/lab2" --runs-dir "$tmp/runs")
 if "${lab2[@]}" --only q_0.75,s_1 >"$tmp/out" 2>&1 && grep -q "2 of 8 settings done" "$tmp/out" &&

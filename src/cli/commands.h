@@ -40,5 +40,6 @@ void set_invocation(int argc, char** argv);
 void add_eval_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_pack_commands(CLI::App& app);
+void add_lab3_command(CLI::App& app);
 
 }  // namespace dcomp::cli

@@ -131,6 +131,7 @@ json run_setting(const LabOptions& o, const PruneSpec& spec, const StateDict& ba
     run.resume = fs::exists(fs::path(run.run_dir) / "checkpoint.pt");
     const Masks masks = Masks::from_zeros(*model);
     const TrainResult result = train(*model, config, data, info, device, run, masks.training_hooks());
+    save_state_dict(state_dict(*model), (fs::path(run.run_dir) / "retrained.pt").string());  // for Lab 3
     entry["test_top1_after_retraining"] = evaluate(*model, data.test, info, device).top1;
     entry["validation_top1_after_retraining"] = result.epochs.back().validation_top1;
     entry["retraining_wall_seconds"] = result.wall_seconds;

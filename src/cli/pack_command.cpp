@@ -7,7 +7,6 @@
 
 #include "cli/commands.h"
 #include "core/atomic_file.h"
-#include "core/compressed_file.h"
 #include "libtorch/compressed_model.h"
 #include "libtorch/models.h"
 
@@ -21,19 +20,7 @@ struct PackOptions {
 void run_pack(const PackOptions& o) {
   auto model = make_model(o.model);
   load_state_dict(*model, load_state_dict_file(o.weights));
-  const std::vector<SharedLayer> layers = shared_layers_from_values(*model);
-  const dcz::Model file = compressed_model(*model, o.model, layers);
-  dcz::Layout layout;
-  dcz::write(o.out, file, &layout);
-
-  // Read the file back: it must give the weights it was made from, bit for bit.
-  const StateDict original = state_dict(*model);
-  const StateDict unpacked = expanded_state_dict(dcz::read(o.out));
-  for (size_t i = 0; i < original.size(); ++i)
-    if (!torch::equal(original[i].second.cpu(), unpacked[i].second))
-      throw std::logic_error(o.out + ": " + original[i].first + " does not read back identically");
-
-  const FileReport report = file_report(file, layout, parameter_count(*model), huffman_report(layers));
+  const FileReport report = pack(*model, o.model, o.out);
   fmt::print("{}", format_table(report));
   fmt::print("wrote {} ({} bytes; read back bit-identical)\n", o.out, report.file_bytes);
   nlohmann::json j = to_json(report);

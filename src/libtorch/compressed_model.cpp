@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include "libtorch/models.h"
+
 namespace dcomp {
 
 namespace {
@@ -137,6 +139,19 @@ nlohmann::json to_json(const FileReport& r) {
           {"stream_entropy_bytes", r.entropy_bytes},
           {"stream_bytes", r.position_bytes + r.index_bytes},
           {"tensors", tensors}};
+}
+
+FileReport pack(torch::nn::Module& model, const std::string& architecture, const std::string& path) {
+  const std::vector<SharedLayer> layers = shared_layers_from_values(model);
+  const dcz::Model file = compressed_model(model, architecture, layers);
+  dcz::Layout layout;
+  dcz::write(path, file, &layout);
+  const StateDict original = state_dict(model);
+  const StateDict unpacked = expanded_state_dict(dcz::read(path));
+  for (size_t i = 0; i < original.size(); ++i)
+    if (!torch::equal(original[i].second.cpu(), unpacked[i].second))
+      throw std::logic_error(path + ": " + original[i].first + " does not read back identically");
+  return file_report(file, layout, parameter_count(model), huffman_report(layers));
 }
 
 std::string format_table(const FileReport& r) {

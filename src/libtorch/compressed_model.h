@@ -41,6 +41,10 @@ struct FileReport {
 FileReport file_report(const dcz::Model& file, const dcz::Layout& layout, int64_t parameters,
                        const CodingReport& coding);
 nlohmann::json to_json(const FileReport& report);
+
+// Writes `model` (weight-shared) to `path`, reads the file back to check that
+// it gives the same state_dict bit for bit, and returns its figures.
+FileReport pack(torch::nn::Module& model, const std::string& architecture, const std::string& path);
 std::string format_table(const FileReport& report);
 
 }  // namespace dcomp

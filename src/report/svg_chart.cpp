@@ -43,6 +43,18 @@ struct Axis {
   }
 };
 
+// The tick values of an axis, computed from integers so that no rounding
+// error accumulates (a tick at 0 must print as 0, not -5.6e-17).
+std::vector<double> ticks(const Axis& a) {
+  std::vector<double> out;
+  const long n = std::lround((a.hi - a.lo) / a.step);
+  for (long i = 0; i <= n; ++i) {
+    const double v = a.lo + double(i) * a.step;
+    out.push_back(std::abs(v) < a.step * 1e-9 ? 0.0 : v);
+  }
+  return out;
+}
+
 struct Frame {
   Axis y;
   double plot_w = kWidth - kLeft - kRight, plot_h = kHeight - kTop - kBottom;
@@ -62,7 +74,7 @@ std::string header(const ChartText& text, double x_label_y) {
 
 std::string y_axis(const Frame& f) {
   std::string s;
-  for (double v = f.y.lo; v <= f.y.hi + f.y.step / 2; v += f.y.step) {
+  for (double v : ticks(f.y)) {
     s += "<line x1=\"" + num(kLeft) + "\" x2=\"" + num(kLeft + f.plot_w) + "\" y1=\"" + num(f.py(v)) + "\" y2=\"" +
          num(f.py(v)) + "\" stroke=\"#ddd\"/>\n";
     s += "<text x=\"" + num(kLeft - 6) + "\" y=\"" + num(f.py(v) + 4) + "\" text-anchor=\"end\">" + num(v) + "</text>\n";
@@ -102,7 +114,7 @@ std::string line_chart(const ChartText& text, const std::vector<Series>& series)
   const Axis x(x_lo, x_hi);
   auto px = [&](double v) { return kLeft + f.plot_w * (v - x.lo) / (x.hi - x.lo); };
   std::string s = header(text, kTop + f.plot_h + 38) + y_axis(f);  // tick labels, then the axis label
-  for (double v = x.lo; v <= x.hi + x.step / 2; v += x.step)
+  for (double v : ticks(x))
     s += "<text x=\"" + num(px(v)) + "\" y=\"" + num(kTop + f.plot_h + 16) + "\" text-anchor=\"middle\">" + num(v) + "</text>\n";
   for (size_t i = 0; i < series.size(); ++i) {
     std::string points;
@@ -136,6 +148,47 @@ std::string bar_chart(const ChartText& text, const std::vector<std::string>& cat
          num(lx) + " " + num(ly) + ")\">" + escape(categories[c]) + "</text>\n";
   }
   return s + legend(series) + "</svg>\n";
+}
+
+std::string histogram_panels(const ChartText& text, const std::vector<Histogram>& panels,
+                             const std::vector<double>& marks, int bins) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (const Histogram& p : panels)
+    for (double v : p.values) lo = std::min(lo, v), hi = std::max(hi, v);
+  if (!std::isfinite(lo)) lo = -1, hi = 1;
+  const Axis x(lo, hi);
+  const double panel_h = 150, gap = 45, top = kTop + 10, plot_w = kWidth - kLeft - 40;
+  const double height = top + double(panels.size()) * (panel_h + gap) + 20;
+  auto px = [&](double v) { return kLeft + plot_w * (v - x.lo) / (x.hi - x.lo); };
+  std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(kWidth) + "\" height=\"" + num(height) +
+                  "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  s += "<text x=\"" + num(kWidth / 2) + "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" + escape(text.title) + "</text>\n";
+  for (size_t p = 0; p < panels.size(); ++p) {
+    const double y0 = top + double(p) * (panel_h + gap);  // the panel's top edge
+    std::vector<double> counts(size_t(bins), 0);
+    for (double v : panels[p].values)
+      counts[std::min(size_t(bins) - 1, size_t(std::max(0.0, (v - x.lo) / (x.hi - x.lo) * bins)))] += 1;
+    const double peak = std::max(1.0, *std::max_element(counts.begin(), counts.end()));
+    for (int b = 0; b < bins; ++b) {
+      const double h = panel_h * counts[size_t(b)] / peak;
+      s += "<rect x=\"" + num(px(x.lo + (x.hi - x.lo) * b / bins)) + "\" y=\"" + num(y0 + panel_h - h) + "\" width=\"" +
+           num(plot_w / bins) + "\" height=\"" + num(h) + "\" fill=\"" + kColours[p % 10] + "\"/>\n";
+    }
+    for (double m : marks)
+      s += "<line x1=\"" + num(px(m)) + "\" x2=\"" + num(px(m)) + "\" y1=\"" + num(y0) + "\" y2=\"" + num(y0 + panel_h) +
+           "\" stroke=\"#d62728\" stroke-width=\"0.7\" stroke-dasharray=\"3,2\"/>\n";
+    s += "<rect x=\"" + num(kLeft) + "\" y=\"" + num(y0) + "\" width=\"" + num(plot_w) + "\" height=\"" + num(panel_h) +
+         "\" fill=\"none\" stroke=\"#333\"/>\n";
+    s += "<text x=\"" + num(kLeft + 6) + "\" y=\"" + num(y0 + 15) + "\">" + escape(panels[p].label) + " (peak " +
+         num(peak) + ")</text>\n";
+    for (double v : ticks(x))
+      s += "<text x=\"" + num(px(v)) + "\" y=\"" + num(y0 + panel_h + 15) + "\" text-anchor=\"middle\">" + num(v) + "</text>\n";
+  }
+  s += "<text x=\"16\" y=\"" + num(height / 2) + "\" text-anchor=\"middle\" transform=\"rotate(-90 16 " + num(height / 2) +
+       ")\">" + escape(text.y_label) + "</text>\n";
+  s += "<text x=\"" + num(kLeft + plot_w / 2) + "\" y=\"" + num(height - 8) + "\" text-anchor=\"middle\">" +
+       escape(text.x_label) + "</text>\n";
+  return s + "</svg>\n";
 }
 
 }  // namespace dcomp

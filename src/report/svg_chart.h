@@ -23,4 +23,13 @@ std::string line_chart(const ChartText& text, const std::vector<Series>& series)
 std::string bar_chart(const ChartText& text, const std::vector<std::string>& categories,
                       const std::vector<Series>& series);
 
+// Histograms of several samples over one shared x range, one panel each
+// (own y scale), with vertical lines at `marks` (e.g. k-means centroids).
+struct Histogram {
+  std::string label;
+  std::vector<double> values;
+};
+std::string histogram_panels(const ChartText& text, const std::vector<Histogram>& panels,
+                             const std::vector<double>& marks, int bins);
+
 }  // namespace dcomp
