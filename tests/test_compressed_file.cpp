@@ -5,6 +5,7 @@
 
 #include "core/bit_stream.h"
 #include "core/compressed_file.h"
+#include "core/float16.h"
 #include "core/gap_coding.h"
 
 using namespace dcomp;
@@ -46,6 +47,9 @@ Model sample_model() {
   Tensor bias = make_tensor("fc.bias", {10}, Storage::kFloat32);
   for (int i = 0; i < 10; ++i) bias.floats.push_back(float(i) / 3);
   m.tensors.push_back(bias);
+  Tensor half = make_tensor("bn.running_var", {3}, Storage::kFloat16);
+  half.floats = {0.5f, 2.0f, -0.25f};  // halves exactly
+  m.tensors.push_back(half);
   Tensor count = make_tensor("bn.num_batches_tracked", {}, Storage::kInt64);
   count.integers = {123456789012};
   m.tensors.push_back(count);
@@ -169,29 +173,61 @@ TEST(CompressedFile, HeaderFaultsAreNamed) {
 }
 
 TEST(CompressedFile, HostileTableEntriesAreRejected) {
-  // One shared tensor "w" of shape [1000], no metadata: the entry starts at
-  // byte 16 with name (4 + 1), storage (1), rank (1), dims (8), bits (1),
-  // codebook size (2), codebook (4 per value), nonzeros (8), ...
+  // One shared tensor "w" of shape [1000] with about 200 nonzeros, no
+  // metadata. Its entry starts at byte 16: shared name prefix (varint 1),
+  // name (varint length 1, "w"), storage (1), rank (1), dim 1000 (varint 2),
+  // bits (1), codebook size (2), codebook (4 x 4), nonzeros (varint 2),
+  // index code lengths (count 2, then the lengths), ...
   Model m;
   m.tensors.push_back(random_shared("w", {1000}, 0.2, 2, 9));
+  ASSERT_GE(m.tensors[0].shared.positions.size(), 128u);  // a two-byte varint
   const std::vector<uint8_t> good = encode(m);
-  const size_t dims = 16 + 5 + 2, bits = dims + 8, nonzeros = bits + 1 + 2 + 4 * 4;
+  const size_t rank = 16 + 3 + 1, dims = rank + 1, bits = dims + 2, codebook = bits + 3, nonzeros = codebook + 16;
   auto mutated = [&](size_t offset, std::vector<uint8_t> value) {
     std::vector<uint8_t> b = good;
     std::copy(value.begin(), value.end(), b.begin() + long(offset));
     fix_checksum(b);
     return decode_error(b);
   };
-  EXPECT_NE(mutated(16 + 5 + 1, {9}).find("rank"), std::string::npos);
-  EXPECT_NE(mutated(dims, {0, 0, 0, 0, 0, 0, 0, 0x40}).find("shape too large"), std::string::npos);
-  EXPECT_NE(mutated(bits, {9}).find("index bits"), std::string::npos);
-  EXPECT_NE(mutated(nonzeros, {0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0}).find("more nonzeros than elements"),
+  EXPECT_EQ(decode_error(good), "");
+  EXPECT_NE(mutated(16, {5}).find("shares more than the previous name"), std::string::npos);
+  EXPECT_NE(mutated(rank, {9}).find("rank"), std::string::npos);
+  EXPECT_NE(mutated(dims, {0xFF, 0xFF, 0xFF, 0xFF, 0x7F}).find("shape too large"), std::string::npos);
+  EXPECT_NE(mutated(dims, {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}).find("malformed variable"),
             std::string::npos);
-  EXPECT_NE(mutated(nonzeros, {0xE8, 0x03, 0, 0, 0, 0, 0, 0}).find("streams too short"), std::string::npos);
-  EXPECT_NE(mutated(bits + 3, {0, 0, 0x80, 0x7F}).find("not finite"), std::string::npos);  // NaN codebook value
+  EXPECT_NE(mutated(bits, {9}).find("index bits"), std::string::npos);
+  EXPECT_NE(mutated(nonzeros, {0xFF, 0xFF, 0xFF, 0x7F}).find("more nonzeros than elements"), std::string::npos);
+  EXPECT_NE(mutated(nonzeros, {0xE8, 0x07}).find("streams too short"), std::string::npos);  // 1000 nonzeros
+  EXPECT_NE(mutated(codebook, {0, 0, 0xC0, 0x7F}).find("not finite"), std::string::npos);   // NaN
   // Index code lengths: count (2 bytes), then 5-bit lengths; 0xFF... = 31.
-  EXPECT_NE(mutated(nonzeros + 8 + 2, {0xFF}).find("code length above"), std::string::npos);
-  EXPECT_NE(mutated(nonzeros + 8, {0x09, 0}).find("more symbols than its alphabet"), std::string::npos);
+  EXPECT_NE(mutated(nonzeros + 2 + 2, {0xFF}).find("code length above"), std::string::npos);
+  EXPECT_NE(mutated(nonzeros + 2, {0x09, 0}).find("more symbols than its alphabet"), std::string::npos);
+}
+
+TEST(CompressedFile, Float16StorageRoundsToHalf) {
+  Model m;
+  Tensor t = make_tensor("bn.weight", {4}, Storage::kFloat16);
+  t.floats = {1.0f, 0.1f, -65504.0f, 1e-7f};
+  m.tensors.push_back(t);
+  Layout layout;
+  const std::vector<uint8_t> bytes = encode(m, &layout);
+  EXPECT_EQ(layout.tensors[0].dense_bytes, 8u);
+  const Model back = decode(bytes.data(), bytes.size());
+  EXPECT_EQ(back.tensors[0].floats, (std::vector<float>{1.0f, 0.0999755859375f, -65504.0f, 1.1920928955078125e-07f}));
+}
+
+TEST(Float16, EveryHalfRoundTrips) {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    const float f = half_to_float(uint16_t(h));
+    if (f != f) {
+      EXPECT_NE(float_to_half(f) & 0x3FF, 0) << h;  // NaN stays NaN
+      continue;
+    }
+    EXPECT_EQ(float_to_half(f), h) << h;
+  }
+  EXPECT_EQ(float_to_half(65520.0f), 0x7C00);   // rounds up to infinity
+  EXPECT_EQ(float_to_half(65519.0f), 0x7BFF);   // the largest half
+  EXPECT_EQ(float_to_half(2.98023224e-08f), 0); // 2^-25: a tie, to even (zero)
 }
 
 TEST(CompressedFile, RandomCorruptionNeverCrashes) {

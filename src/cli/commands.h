@@ -41,5 +41,6 @@ void add_eval_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_pack_commands(CLI::App& app);
 void add_lab3_command(CLI::App& app);
+void add_pipeline_command(CLI::App& app);
 
 }  // namespace dcomp::cli

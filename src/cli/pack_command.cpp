@@ -15,14 +15,16 @@ namespace {
 
 struct PackOptions {
   std::string model = "resnet20", weights, out, json_out;
+  bool dense_float16 = false;
 };
 
 void run_pack(const PackOptions& o) {
   auto model = make_model(o.model);
   load_state_dict(*model, load_state_dict_file(o.weights));
-  const FileReport report = pack(*model, o.model, o.out);
+  const FileReport report =
+      pack(*model, o.model, o.out, o.dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32);
   fmt::print("{}", format_table(report));
-  fmt::print("wrote {} ({} bytes; read back bit-identical)\n", o.out, report.file_bytes);
+  fmt::print("wrote {} ({} bytes; read back as written)\n", o.out, report.file_bytes);
   nlohmann::json j = to_json(report);
   j.update({{"model", o.model}, {"weights", o.weights}, {"command", invocation()}});
   write_file_atomic(o.json_out.empty() ? sidecar_path(o.out) : o.json_out, j.dump(2) + "\n");
@@ -52,6 +54,7 @@ void add_pack_commands(CLI::App& app) {
       ->required();
   pack->add_option("--model", p->model, "Architecture")->check(CLI::IsMember(model_names()))->capture_default_str();
   pack->add_option("--out", p->out, "Compressed file")->required();
+  pack->add_flag("--dense-float16", p->dense_float16, "Store BN parameters and biases at half precision");
   pack->add_option("--json", p->json_out, "Compression figures as JSON (default: beside --out, .json)");
   pack->callback([p] { run_pack(*p); });
 

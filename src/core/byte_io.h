@@ -23,8 +23,17 @@ class ByteWriter {
     std::memcpy(&bits, &v, 4);
     u32(bits);
   }
-  void string(const std::string& s) {  // u32 length, then the bytes
-    u32(uint32_t(s.size()));
+  // Unsigned LEB128: 7 bits per byte, low bits first, high bit set on all
+  // but the last byte. Small counts and dimensions take one or two bytes.
+  void varint(uint64_t v) {
+    while (v >= 0x80) {
+      bytes_.push_back(uint8_t(v | 0x80));
+      v >>= 7;
+    }
+    bytes_.push_back(uint8_t(v));
+  }
+  void string(const std::string& s) {  // varint length, then the bytes
+    varint(s.size());
     bytes(reinterpret_cast<const uint8_t*>(s.data()), s.size());
   }
   void bytes(const uint8_t* data, size_t size) { bytes_.insert(bytes_.end(), data, data + size); }
@@ -51,12 +60,22 @@ class ByteReader {
     std::memcpy(&v, &bits, 4);
     return v;
   }
+  uint64_t varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      const uint8_t byte = u8();
+      if (shift == 63 && byte > 1) break;  // more than 64 bits
+      v |= uint64_t(byte & 0x7F) << shift;
+      if (!(byte & 0x80)) return v;
+    }
+    throw FormatError("malformed variable-length integer");
+  }
   // A string of at most `max_length` bytes (checked before allocating).
   std::string string(uint32_t max_length) {
-    const uint32_t length = u32();
+    const uint64_t length = varint();
     if (length > max_length) throw FormatError("string of " + std::to_string(length) + " bytes exceeds the limit");
     const uint8_t* p = take(length);
-    return std::string(reinterpret_cast<const char*>(p), length);
+    return std::string(reinterpret_cast<const char*>(p), size_t(length));
   }
   // The next `count` bytes, in place.
   const uint8_t* take(uint64_t count) {

@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.h"
 #include "core/byte_io.h"
+#include "core/float16.h"
 #include "core/gap_coding.h"
 #include "core/huffman.h"
 
@@ -26,6 +27,10 @@ constexpr uint32_t kMaxTensors = 1 << 16;       // tensors in a file
 constexpr int kMaxRank = 8;
 constexpr int kCodeLengthBits = 5;              // a stored code length is 0..kMaxCodeLength
 constexpr size_t kChecksumBytes = 4;
+
+uint64_t value_bytes(Storage storage) {
+  return storage == Storage::kFloat16 ? 2 : storage == Storage::kFloat32 ? 4 : 8;
+}
 
 uint32_t crc32_of(const uint8_t* data, size_t size) {
   return uint32_t(crc32(crc32(0L, Z_NULL, 0), data, uInt(size)));
@@ -90,7 +95,8 @@ void validate(const Tensor& t) {
     if (d < 0) throw std::invalid_argument(where + "negative dimension");
   const uint64_t n = t.numel();
   if (n > kMaxElements) throw std::invalid_argument(where + "too many elements");
-  if (t.storage == Storage::kFloat32 && t.floats.size() != n) throw std::invalid_argument(where + "value count != shape");
+  if ((t.storage == Storage::kFloat32 || t.storage == Storage::kFloat16) && t.floats.size() != n)
+    throw std::invalid_argument(where + "value count != shape");
   if (t.storage == Storage::kInt64 && t.integers.size() != n) throw std::invalid_argument(where + "value count != shape");
   if (t.storage != Storage::kShared) return;
   const SharedTensor& s = t.shared;
@@ -151,19 +157,22 @@ struct Entry {  // a parsed table entry, before its payload is read
   uint64_t index_bits = 0, gap_stream_bits = 0;
 };
 
-Entry read_entry(ByteReader& in) {
+Entry read_entry(ByteReader& in, const std::string& previous_name) {
   Entry e;
   Tensor& t = e.tensor;
-  t.name = in.string(kMaxNameBytes);
+  const uint64_t shared = in.varint();
+  if (shared > previous_name.size()) throw FormatError("tensor name shares more than the previous name");
+  t.name = previous_name.substr(0, size_t(shared)) + in.string(kMaxNameBytes);
+  if (t.name.empty() || t.name.size() > kMaxNameBytes) throw FormatError("tensor name empty or too long");
   const std::string where = "tensor '" + t.name + "': ";
   const uint8_t storage = in.u8();
-  if (storage > uint8_t(Storage::kShared)) throw FormatError(where + "unknown storage type " + std::to_string(storage));
+  if (storage > uint8_t(Storage::kFloat16)) throw FormatError(where + "unknown storage type " + std::to_string(storage));
   t.storage = Storage(storage);
   const uint8_t rank = in.u8();
   if (rank > kMaxRank) throw FormatError(where + "rank " + std::to_string(rank) + " above 8");
   uint64_t numel = 1;
   for (int i = 0; i < rank; ++i) {
-    const uint64_t d = in.u64();
+    const uint64_t d = in.varint();
     if (d > kMaxElements || (d > 0 && numel > kMaxElements / d)) throw FormatError(where + "shape too large");
     numel *= d;
     t.shape.push_back(int64_t(d));
@@ -179,14 +188,14 @@ Entry read_entry(ByteReader& in) {
     s.codebook.push_back(in.f32());
     if (!std::isfinite(s.codebook.back())) throw FormatError(where + "codebook value not finite");
   }
-  e.nonzeros = in.u64();
+  e.nonzeros = in.varint();
   if (e.nonzeros > numel) throw FormatError(where + "more nonzeros than elements");
   e.index_lengths = read_code_lengths(in, codebook_size, "index");
   e.gap_bits = in.u8();
   if (e.gap_bits < 1 || e.gap_bits > gaps::kMaxBits) throw FormatError(where + "gap bits outside [1, 12]");
   e.gap_lengths = read_code_lengths(in, size_t{1} << e.gap_bits, "position");
-  e.index_bits = in.u64();
-  e.gap_stream_bits = in.u64();
+  e.index_bits = in.varint();
+  e.gap_stream_bits = in.varint();
   // Every symbol takes at least one bit: this bounds the decoded arrays by the file's size.
   if (e.nonzeros > e.index_bits || e.nonzeros > e.gap_stream_bits)
     throw FormatError(where + "streams too short for the nonzero count");
@@ -236,12 +245,15 @@ void read_shared_payload(ByteReader& in, Entry& e) {
 
 void read_dense_payload(ByteReader& in, Tensor& t) {
   const uint64_t n = t.numel();
-  const uint64_t width = t.storage == Storage::kFloat32 ? 4 : 8;
+  const uint64_t width = value_bytes(t.storage);
   if (n * width > in.remaining()) throw FormatError("tensor '" + t.name + "': values run past the payload (truncated?)");
   ByteReader values(in.take(n * width), size_t(n * width));
   if (t.storage == Storage::kFloat32) {
     t.floats.resize(size_t(n));
     for (float& v : t.floats) v = values.f32();
+  } else if (t.storage == Storage::kFloat16) {
+    t.floats.resize(size_t(n));
+    for (float& v : t.floats) v = half_to_float(values.u16());
   } else {
     t.integers.resize(size_t(n));
     for (int64_t& v : t.integers) v = int64_t(values.u64());
@@ -289,28 +301,35 @@ std::vector<uint8_t> encode(const Model& model, Layout* layout) {
     const Tensor& t = model.tensors[i];
     TensorLayout tl{t.name, t.storage};
     const size_t start = out.size();
-    out.string(t.name);
+    // The name as the length of the prefix it shares with the previous
+    // name, then the rest: "layer1.0.bn1.bias" after "layer1.0.bn1.weight"
+    // costs 5 bytes.
+    const std::string& previous = i > 0 ? model.tensors[i - 1].name : std::string();
+    size_t shared = 0;
+    while (shared < previous.size() && shared < t.name.size() && previous[shared] == t.name[shared]) ++shared;
+    out.varint(shared);
+    out.string(t.name.substr(shared));
     out.u8(uint8_t(t.storage));
     out.u8(uint8_t(t.shape.size()));
-    for (int64_t d : t.shape) out.u64(uint64_t(d));
+    for (int64_t d : t.shape) out.varint(uint64_t(d));
     if (t.storage == Storage::kShared) {
       SharedPlan& p = plans[i] = plan_shared(t.shared);
       out.u8(uint8_t(t.shared.bits));
       out.u16(uint16_t(t.shared.codebook.size()));
       for (float c : t.shared.codebook) out.f32(c);
-      out.u64(t.shared.positions.size());
+      out.varint(t.shared.positions.size());
       write_code_lengths(out, p.index_lengths);
       out.u8(uint8_t(p.gap_bits));
       write_code_lengths(out, p.gap_lengths);
-      out.u64(p.index_bits);
-      out.u64(p.gap_stream_bits);
+      out.varint(p.index_bits);
+      out.varint(p.gap_stream_bits);
       tl.index_bits = p.index_bits;
       tl.position_bits = p.gap_stream_bits;
       tl.gap_bits = p.gap_bits;
       tl.index_entropy_bits = p.index_entropy;
       tl.position_entropy_bits = p.gap_entropy;
     } else {
-      tl.dense_bytes = t.numel() * (t.storage == Storage::kFloat32 ? 4 : 8);
+      tl.dense_bytes = t.numel() * value_bytes(t.storage);
     }
     tl.table_bytes = out.size() - start;
     l.tensors.push_back(tl);
@@ -320,6 +339,8 @@ std::vector<uint8_t> encode(const Model& model, Layout* layout) {
     const Tensor& t = model.tensors[i];
     if (t.storage == Storage::kFloat32) {
       for (float v : t.floats) out.f32(v);
+    } else if (t.storage == Storage::kFloat16) {
+      for (float v : t.floats) out.u16(float_to_half(v));
     } else if (t.storage == Storage::kInt64) {
       for (int64_t v : t.integers) out.u64(uint64_t(v));
     } else {
@@ -360,7 +381,7 @@ Model decode(const uint8_t* data, size_t size) {
   std::vector<Entry> entries;
   std::set<std::string> names;
   for (uint32_t i = 0; i < tensor_count; ++i) {
-    entries.push_back(read_entry(in));
+    entries.push_back(read_entry(in, entries.empty() ? std::string() : entries.back().tensor.name));
     if (!names.insert(entries.back().tensor.name).second)
       throw FormatError("duplicate tensor name '" + entries.back().tensor.name + "'");
   }

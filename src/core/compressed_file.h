@@ -22,7 +22,9 @@ inline constexpr int kMaxCodeLength = 16;
 // bounded by the file's size is a dense tensor expanded from a sparse one.
 inline constexpr uint64_t kMaxElements = uint64_t{1} << 28;
 
-enum class Storage : uint8_t { kFloat32 = 0, kInt64 = 1, kShared = 2 };
+// kFloat16 holds `floats` rounded to IEEE half precision (round to nearest
+// even) when written.
+enum class Storage : uint8_t { kFloat32 = 0, kInt64 = 1, kShared = 2, kFloat16 = 3 };
 
 // A pruned, weight-shared tensor: nonzero i sits at flattened position
 // positions[i] and has the value codebook[indices[i]]; all else is 0.
@@ -37,7 +39,7 @@ struct Tensor {
   std::string name;
   std::vector<int64_t> shape;
   Storage storage = Storage::kFloat32;
-  std::vector<float> floats;      // kFloat32, row-major
+  std::vector<float> floats;      // kFloat32, kFloat16; row-major
   std::vector<int64_t> integers;  // kInt64, row-major
   SharedTensor shared;            // kShared
   uint64_t numel() const;
@@ -58,7 +60,7 @@ struct TensorLayout {
   std::string name;
   Storage storage = Storage::kFloat32;
   uint64_t table_bytes = 0;  // its table entry: name, shape, codebook, code lengths
-  uint64_t dense_bytes = 0;  // raw values (kFloat32, kInt64)
+  uint64_t dense_bytes = 0;  // raw values (kFloat32, kFloat16, kInt64)
   uint64_t index_bits = 0, position_bits = 0;  // Huffman streams (kShared)
   int gap_bits = 0;                            // the position alphabet chosen, 2^gap_bits symbols
   double index_entropy_bits = 0, position_entropy_bits = 0;

@@ -30,13 +30,13 @@ dcz::Tensor shared_tensor(const SharedLayer& layer) {
   return t;
 }
 
-dcz::Tensor dense_tensor(const std::string& name, const torch::Tensor& value) {
+dcz::Tensor dense_tensor(const std::string& name, const torch::Tensor& value, dcz::Storage precision) {
   dcz::Tensor t;
   t.name = name;
   t.shape = value.sizes().vec();
   const torch::Tensor v = value.detach().to(torch::kCPU).contiguous();
   if (v.scalar_type() == torch::kFloat32) {
-    t.storage = dcz::Storage::kFloat32;
+    t.storage = precision;
     t.floats.assign(v.data_ptr<float>(), v.data_ptr<float>() + v.numel());
   } else if (v.scalar_type() == torch::kInt64) {
     t.storage = dcz::Storage::kInt64;
@@ -50,14 +50,16 @@ dcz::Tensor dense_tensor(const std::string& name, const torch::Tensor& value) {
 }  // namespace
 
 dcz::Model compressed_model(torch::nn::Module& model, const std::string& architecture,
-                            const std::vector<SharedLayer>& layers) {
+                            const std::vector<SharedLayer>& layers, dcz::Storage dense) {
+  if (dense != dcz::Storage::kFloat32 && dense != dcz::Storage::kFloat16)
+    throw std::invalid_argument("dense tensors are stored as float32 or float16");
   std::map<std::string, const SharedLayer*> shared;
   for (const SharedLayer& l : layers) shared[l.name] = &l;
   dcz::Model file;
   file.metadata = {{"model", architecture}, {"producer", "dcomp " DCOMP_VERSION}};
   for (const auto& [name, value] : state_dict(model)) {
     auto it = shared.find(name);
-    file.tensors.push_back(it != shared.end() ? shared_tensor(*it->second) : dense_tensor(name, value));
+    file.tensors.push_back(it != shared.end() ? shared_tensor(*it->second) : dense_tensor(name, value, dense));
   }
   return file;
 }
@@ -68,7 +70,7 @@ StateDict expanded_state_dict(const dcz::Model& file) {
     torch::Tensor value;
     if (t.storage == dcz::Storage::kInt64) {
       value = torch::tensor(t.integers, torch::kInt64);
-    } else if (t.storage == dcz::Storage::kFloat32) {
+    } else if (t.storage == dcz::Storage::kFloat32 || t.storage == dcz::Storage::kFloat16) {
       value = torch::tensor(t.floats, torch::kFloat32);
     } else {
       value = torch::zeros({int64_t(t.numel())}, torch::kFloat32);
@@ -141,16 +143,21 @@ nlohmann::json to_json(const FileReport& r) {
           {"tensors", tensors}};
 }
 
-FileReport pack(torch::nn::Module& model, const std::string& architecture, const std::string& path) {
+FileReport pack(torch::nn::Module& model, const std::string& architecture, const std::string& path,
+                dcz::Storage dense) {
   const std::vector<SharedLayer> layers = shared_layers_from_values(model);
-  const dcz::Model file = compressed_model(model, architecture, layers);
+  const dcz::Model file = compressed_model(model, architecture, layers, dense);
   dcz::Layout layout;
   dcz::write(path, file, &layout);
   const StateDict original = state_dict(model);
   const StateDict unpacked = expanded_state_dict(dcz::read(path));
-  for (size_t i = 0; i < original.size(); ++i)
-    if (!torch::equal(original[i].second.cpu(), unpacked[i].second))
-      throw std::logic_error(path + ": " + original[i].first + " does not read back identically");
+  for (size_t i = 0; i < original.size(); ++i) {
+    const bool rounded = file.tensors[i].storage == dcz::Storage::kFloat16;
+    if (!torch::equal(rounded ? original[i].second.cpu().to(torch::kHalf).to(torch::kFloat32) : original[i].second.cpu(),
+                      unpacked[i].second))
+      throw std::logic_error(path + ": " + original[i].first + " does not read back as written");
+  }
+  load_state_dict(model, unpacked);
   return file_report(file, layout, parameter_count(model), huffman_report(layers));
 }
 

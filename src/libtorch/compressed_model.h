@@ -18,8 +18,10 @@ namespace dcomp {
 // The file's model for `model`, whose prunable weights `layers` describes
 // (from share_weights or shared_layers_from_values). Metadata records the
 // architecture, so that the file alone can be run.
+// float32 tensors other than the shared weights (BN, biases) are stored at
+// `dense` precision: kFloat32 (exact) or kFloat16 (rounded, half the bytes).
 dcz::Model compressed_model(torch::nn::Module& model, const std::string& architecture,
-                            const std::vector<SharedLayer>& layers);
+                            const std::vector<SharedLayer>& layers, dcz::Storage dense = dcz::Storage::kFloat32);
 
 // The state_dict a compressed model stands for, weights expanded to dense
 // float32 (bit-identical to the weight-shared model's).
@@ -42,9 +44,12 @@ FileReport file_report(const dcz::Model& file, const dcz::Layout& layout, int64_
                        const CodingReport& coding);
 nlohmann::json to_json(const FileReport& report);
 
-// Writes `model` (weight-shared) to `path`, reads the file back to check that
-// it gives the same state_dict bit for bit, and returns its figures.
-FileReport pack(torch::nn::Module& model, const std::string& architecture, const std::string& path);
+// Writes `model` (weight-shared) to `path` and returns its figures. The file
+// is read back and must give the model's weights bit for bit (and its other
+// tensors too, at float32 precision); `model` then holds what the file
+// holds, so that evaluating it measures the file.
+FileReport pack(torch::nn::Module& model, const std::string& architecture, const std::string& path,
+                dcz::Storage dense = dcz::Storage::kFloat32);
 std::string format_table(const FileReport& report);
 
 }  // namespace dcomp

@@ -1,0 +1,278 @@
+#include "libtorch/pipeline.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "core/atomic_file.h"
+#include "libtorch/coding_report.h"
+#include "libtorch/compressed_model.h"
+#include "libtorch/models.h"
+#include "libtorch/runtime_info.h"
+#include "libtorch/seed_artifacts.h"
+#include "libtorch/state_dict.h"
+
+namespace dcomp {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path.string() + ": cannot open");
+  return json::parse(in);
+}
+
+json schedule_to_json(const PruneSchedule& s) {
+  json targets = json::array();
+  for (const auto& [pattern, sparsity] : s.target.targets) targets.push_back({pattern, sparsity});
+  json j = {{"method", s.target.method}, {"initial", s.initial}, {"begin_epoch", s.begin_epoch},
+            {"end_epoch", s.end_epoch},  {"every", s.every},     {"shape", s.shape}};
+  if (s.target.method == "layerwise") j["targets"] = targets;
+  else j["amount"] = s.target.amount;
+  return j;
+}
+
+// What the stages share: the config, the data, and where things go.
+struct Stages {
+  const PipelineConfig& config;
+  const PipelineRun& run;
+  const DataSplits& data;
+  const DatasetInfo& info;
+  torch::Device device;
+
+  fs::path dir(const std::string& stage) const {
+    const auto& names = pipeline_stages();
+    const size_t i = size_t(std::find(names.begin(), names.end(), stage) - names.begin());
+    return fs::path(run.run_dir) / fmt::format("{}_{}", i + 1, stage);
+  }
+  fs::path weights(const std::string& stage) const { return dir(stage) / "model.pt"; }
+  std::shared_ptr<Classifier> load(const std::string& stage) const {
+    auto model = make_model(config.model);
+    load_state_dict(*model, load_state_dict_file(stage == "baseline" ? baseline_path().string() : weights(stage).string()));
+    model->to(device);
+    return model;
+  }
+  fs::path baseline_path() const {
+    return fs::exists(config.baseline) || !config.baseline_training ? fs::path(config.baseline) : weights("baseline");
+  }
+  json accuracy(Classifier& model) const {
+    return {{"test_top1", evaluate(model, data.test, info, device).top1},
+            {"validation_top1", evaluate(model, data.validation, info, device).top1}};
+  }
+  // Trains `model` in the stage's own resumable run directory.
+  TrainResult train_in(const std::string& stage, Classifier& model, TrainConfig c, const TrainHooks& hooks) const {
+    c.model = config.model;
+    RunControl control{(dir(stage) / "run").string(), false, 0};
+    control.resume = fs::exists(fs::path(control.run_dir) / "checkpoint.pt");
+    return train(model, c, data, info, device, control, hooks);
+  }
+  void save(const std::string& stage, Classifier& model) const {
+    save_state_dict(state_dict(model), weights(stage).string());
+  }
+
+  json baseline() const {
+    if (!fs::exists(config.baseline)) {
+      if (!config.baseline_training)
+        throw std::runtime_error(config.baseline + ": baseline not found and the config has no baseline_training");
+      torch::manual_seed(uint64_t(config.baseline_training->seed));
+      auto model = make_model(config.model);
+      const TrainResult r = train_in("baseline", *model, *config.baseline_training, {});
+      save("baseline", *model);
+      json record = accuracy(*model);
+      record["trained_seconds"] = r.wall_seconds;
+      return record;
+    }
+    json record = accuracy(*load("baseline"));
+    record["weights"] = config.baseline;
+    return record;
+  }
+
+  json prune() const {
+    auto model = load("baseline");
+    Masks masks = Masks::from_zeros(*model);
+    const TrainResult r = train_in("prune", *model, config.retraining,
+                                   scheduled_pruning_hooks(*model, config.pruning, masks));
+    save("prune", *model);
+    json record = accuracy(*model);
+    record["sparsity"] = to_json(sparsity_report(*model));
+    record["trained_seconds"] = r.wall_seconds;
+    return record;
+  }
+
+  json share() const {
+    auto model = load("prune");
+    share_weights(*model, config.weight_sharing);
+    save("share", *model);
+    return accuracy(*model);
+  }
+
+  json trained_quantization() const {
+    auto model = load("share");
+    TiedWeights tied(*model, shared_layers_from_values(*model));
+    json record;
+    if (config.trained_quantization.epochs > 0)
+      record["trained_seconds"] = train_in("trained_quantization", *model, config.trained_quantization,
+                                           tied.training_hooks()).wall_seconds;
+    save("trained_quantization", *model);
+    record.update(accuracy(*model));
+    return record;
+  }
+
+  json pack() const {
+    auto model = load("trained_quantization");
+    const FileReport report =
+        dcomp::pack(*model, config.model, (dir("pack") / (config.model + ".dcz")).string(),
+                    config.dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32);
+    fmt::print("{}", format_table(report));
+    json record = accuracy(*model);  // the model as the file holds it
+    record.update({{"file", to_json(report)}, {"coding", to_json(huffman_report(shared_layers_from_values(*model)))}});
+    return record;
+  }
+
+  json artifacts() const {
+    auto quantized = load("trained_quantization");
+    const std::vector<std::string> files =
+        write_seed_artifacts(dir("artifacts").string(), config.model, load_state_dict_file(baseline_path().string()),
+                             load_state_dict_file(weights("prune").string()), *quantized);
+    return {{"files", files}};
+  }
+
+  json run_stage(const std::string& stage) const {
+    if (stage == "baseline") return baseline();
+    if (stage == "prune") return prune();
+    if (stage == "share") return share();
+    if (stage == "trained_quantization") return trained_quantization();
+    if (stage == "pack") return pack();
+    return artifacts();
+  }
+};
+
+json summary(const PipelineConfig& config, const PipelineRun& run, const std::vector<json>& records) {
+  const json& file = records[4]["file"];
+  const json& coding = records[4]["coding"];
+  json bits = json::object(), huffman_bits = json::object(), wall = json::object();
+  for (const json& layer : coding["layers"]) {
+    bits[layer["name"].get<std::string>()] = layer["bits"];
+    huffman_bits[layer["name"].get<std::string>()] = layer["average_huffman_bits"];
+  }
+  json top1 = json::object();
+  for (size_t i = 0; i < records.size(); ++i) {
+    wall[pipeline_stages()[i]] = records[i]["wall_seconds"];
+    if (records[i].contains("test_top1")) top1[pipeline_stages()[i]] = records[i]["test_top1"];
+  }
+  // Final: the model as the compressed file holds it.
+  const double baseline_top1 = records[0]["test_top1"], final_top1 = records[4]["test_top1"];
+  return {{"model", config.model},
+          {"baseline_top1", baseline_top1},
+          {"final_top1", final_top1},
+          {"top1_loss_points", 100 * (baseline_top1 - final_top1)},
+          {"test_top1_by_stage", top1},
+          {"nonzero", coding["nonzeros"]},
+          {"total", coding["weights"]},
+          {"bits_per_layer", bits},
+          {"huffman_bits_per_layer", huffman_bits},
+          {"average_huffman_bits", coding["average_huffman_bits"]},
+          {"ratio_formula", coding["ratio_formula"]},
+          {"compression_formula", coding["compression_formula"]},
+          {"ratio_file", file["ratio_file"]},
+          {"compression_file", file["compression_file"]},
+          {"file_bytes", file["file_bytes"]},
+          {"file_breakdown_bytes", file["breakdown_bytes"]},
+          {"stream_entropy_bytes", file["stream_entropy_bytes"]},
+          {"wall_seconds_by_stage", wall},
+          {"config", to_json(config)},
+          {"command", run.command},
+          {"git_commit", git_commit()},
+          {"libtorch_version", libtorch_version()},
+          {"created", utc_timestamp()}};
+}
+
+}  // namespace
+
+const std::vector<std::string>& pipeline_stages() {
+  static const std::vector<std::string> kStages = {"baseline", "prune", "share", "trained_quantization", "pack",
+                                                   "artifacts"};
+  return kStages;
+}
+
+PipelineConfig pipeline_config_from_json(const json& j) {
+  PipelineConfig c;
+  for (const auto& [key, value] : j.items()) {
+    if (key == "model") value.get_to(c.model);
+    else if (key == "baseline") value.get_to(c.baseline);
+    else if (key == "baseline_training") c.baseline_training = train_config_from_json(value);
+    else if (key == "pruning") c.pruning = prune_schedule_from_json(value);
+    else if (key == "retraining") c.retraining = train_config_from_json(value);
+    else if (key == "weight_sharing") c.weight_sharing = share_spec_from_json(value);
+    else if (key == "trained_quantization") c.trained_quantization = train_config_from_json(value);
+    else if (key == "dense_float16") value.get_to(c.dense_float16);
+    else throw std::invalid_argument("unknown pipeline setting '" + key + "'");
+  }
+  model_spec(c.model);  // throws on unknown names
+  if (c.baseline.empty()) throw std::invalid_argument("the pipeline config needs a baseline path");
+  for (const std::string key : {"pruning", "retraining", "weight_sharing", "trained_quantization"})
+    if (!j.contains(key)) throw std::invalid_argument("the pipeline config needs '" + key + "'");
+  if (c.retraining.validation_size != c.trained_quantization.validation_size)
+    throw std::invalid_argument("retraining and trained_quantization must hold out the same validation split");
+  return c;
+}
+
+json to_json(const PipelineConfig& c) {
+  json j = {{"model", c.model},
+            {"baseline", c.baseline},
+            {"pruning", schedule_to_json(c.pruning)},
+            {"retraining", to_json(c.retraining)},
+            {"weight_sharing", to_json(c.weight_sharing)},
+            {"trained_quantization", to_json(c.trained_quantization)},
+            {"dense_float16", c.dense_float16}};
+  if (c.baseline_training) j["baseline_training"] = to_json(*c.baseline_training);
+  return j;
+}
+
+json run_pipeline(const PipelineConfig& config, const PipelineRun& run, const DataSplits& data,
+                  const DatasetInfo& info, const torch::Device& device) {
+  const auto& names = pipeline_stages();
+  const auto from = run.from_stage.empty() ? names.end() : std::find(names.begin(), names.end(), run.from_stage);
+  if (!run.from_stage.empty() && from == names.end())
+    throw std::invalid_argument("unknown stage '" + run.from_stage + "'");
+
+  // The run keeps the config it was started with; a different one needs a new run.
+  const fs::path config_copy = fs::path(run.run_dir) / "config.json";
+  if (fs::exists(config_copy) && read_json(config_copy) != to_json(config))
+    throw std::runtime_error(config_copy.string() + ": this run was started with another config; use a new run directory");
+  write_file_atomic(config_copy.string(), to_json(config).dump(2) + "\n");
+
+  const Stages stages{config, run, data, info, device};
+  std::vector<json> records;
+  for (auto it = names.begin(); it != names.end(); ++it) {
+    const fs::path record_path = stages.dir(*it) / "stage.json";
+    if (it >= from) fs::remove(record_path);  // redo this stage and those after it
+    if (fs::exists(record_path)) {
+      records.push_back(read_json(record_path));
+      fmt::print("{}: done before ({})\n", *it, record_path.string());
+      continue;
+    }
+    fmt::print("{}: running\n", *it);
+    const auto start = std::chrono::steady_clock::now();
+    json record = stages.run_stage(*it);
+    // Wall time of this stage: training time over all its resumed sessions
+    // plus the rest of this invocation.
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    record["wall_seconds"] = seconds;
+    if (record.contains("test_top1"))
+      fmt::print("{}: test top-1 {:.2f}%, {:.0f} s\n", *it, 100 * record["test_top1"].get<double>(), seconds);
+    write_file_atomic(record_path.string(), record.dump(2) + "\n");
+    records.push_back(record);
+  }
+  const json s = summary(config, run, records);
+  write_file_atomic((fs::path(run.run_dir) / "summary.json").string(), s.dump(2) + "\n");
+  return s;
+}
+
+}  // namespace dcomp

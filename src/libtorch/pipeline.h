@@ -1,0 +1,52 @@
+// Deep Compression end to end (Han et al. 2015, figure 1), as stages that
+// each save their output in a run directory, so that a killed run resumes
+// and one stage can run again alone:
+//   baseline -> prune (gradual, per-layer targets, with masked retraining)
+//   -> share (k-means) -> trained_quantization -> pack (Huffman-coded file)
+//   -> artifacts (the seed's six files and the zip).
+// The whole run is one JSON config (configs/*.json), copied into the run.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libtorch/data.h"
+#include "libtorch/prune.h"
+#include "libtorch/train.h"
+#include "libtorch/weight_sharing.h"
+
+namespace dcomp {
+
+struct PipelineConfig {
+  std::string model = "resnet20";
+  std::string baseline;                          // trained weights to start from
+  std::optional<TrainConfig> baseline_training;  // how to train them if the file is missing
+  PruneSchedule pruning;                         // targets reached during `retraining`
+  TrainConfig retraining;
+  ShareSpec weight_sharing;
+  TrainConfig trained_quantization;  // epochs 0: k-means alone
+  // Precision of the tensors stored whole (BN, biases): float16 halves
+  // their bytes; the pack stage measures top-1 as the file holds them.
+  bool dense_float16 = false;
+};
+// Keys: model, baseline, baseline_training, pruning, retraining,
+// weight_sharing, trained_quantization, dense_float16; unknown keys are
+// errors.
+PipelineConfig pipeline_config_from_json(const nlohmann::json& j);
+nlohmann::json to_json(const PipelineConfig& config);
+
+const std::vector<std::string>& pipeline_stages();
+
+struct PipelineRun {
+  std::string run_dir;
+  std::string from_stage;  // empty: resume; else redo this stage and those after it
+  std::string command;     // recorded in the summary
+};
+
+// Runs the stages not yet done and writes RUN_DIR/summary.json; returns it.
+nlohmann::json run_pipeline(const PipelineConfig& config, const PipelineRun& run, const DataSplits& data,
+                            const DatasetInfo& info, const torch::Device& device);
+
+}  // namespace dcomp
