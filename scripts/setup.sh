@@ -19,6 +19,7 @@ packages=(
   libgtest-dev                               # tests
   clang libclang-rt-14-dev                   # libFuzzer targets (scripts/fuzz.sh)
   python3-torch python3-numpy                # PyTorch interoperability tests
+  chromium                                   # renders dcomp report pages in a test
   dataset-fashion-mnist                      # Fashion-MNIST (IDX)
 )
 missing=()

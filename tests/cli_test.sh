@@ -138,12 +138,62 @@ else
   fail "lab3 exited non-zero: $(cat "$tmp/out")"
 fi
 
+# The pipeline on LeNet-300, a few epochs per stage; its report, rendered.
+cat >"$tmp/pipeline.json" <<EOF
+{"model": "lenet300", "baseline": "$baseline",
+ "pruning": {"method": "layerwise", "targets": [["fc1.weight", 0.9], ["*", 0.8]], "end_epoch": 2},
+ "retraining": {"epochs": 3, "lr": 0.01, "bf16": false},
+ "weight_sharing": {"fc_bits": 4},
+ "trained_quantization": {"epochs": 1, "lr": 0.0001, "weight_decay": 0, "bf16": false},
+ "dense_float16": true}
+EOF
+pipeline=("$dcomp" pipeline --config "$tmp/pipeline.json" --run-dir "$tmp/pipe" --results "$tmp/pipe_results")
+if "${pipeline[@]}" >"$tmp/out" 2>&1; then
+  expect_json "pipeline summary: sparsity, bits, both ratios, accuracy kept" "$tmp/pipe/summary.json" \
+    "abs(1 - r['nonzero'] / r['total'] - 0.8884) < 0.001 and set(r['bits_per_layer'].values()) == {4} and r['compression_file'] > 30 and r['compression_formula'] > r['compression_file'] and r['final_top1'] > 0.85"
+  for f in summary.json config.json lenet300.dcz lab4_submission.zip net_after_quantization.pt huffman_freq.npy; do
+    [ -s "$tmp/pipe_results/$f" ] && pass "pipeline --results has $f" || fail "pipeline --results lacks $f"
+  done
+  if "${pipeline[@]}" >"$tmp/out" 2>&1 && [ "$(grep -c "done before" "$tmp/out")" -eq 6 ]; then
+    pass "a finished pipeline runs no stage again"
+  else
+    fail "pipeline rerun: $(cat "$tmp/out")"
+  fi
+  "${pipeline[@]}" --from pack >"$tmp/out" 2>&1 && [ "$(grep -c "done before" "$tmp/out")" -eq 4 ] &&
+    pass "pipeline --from pack redoes two stages" || fail "pipeline --from pack: $(cat "$tmp/out")"
+  sed 's/"fc_bits": 4/"fc_bits": 5/' "$tmp/pipeline.json" >"$tmp/pipeline2.json"
+  expect_error "pipeline refuses a changed config" "another config" "$dcomp" pipeline --config "$tmp/pipeline2.json" \
+    --run-dir "$tmp/pipe"
+  if "$dcomp" report "$tmp/pipe" >"$tmp/out" 2>&1; then
+    grep -qE '(src|href)="' "$tmp/pipe/report.html" && fail "report.html refers to other files" ||
+      pass "report.html is self-contained"
+    [ "$(grep -c '<svg' "$tmp/pipe/report.html")" -ge 7 ] && pass "report.html has its plots" || fail "report.html lacks plots"
+    grep -q "report_files/histogram_fc1.weight.svg" "$tmp/pipe/report.md" && [ -s "$tmp/pipe/report_files/histogram_fc1.weight.svg" ] &&
+      pass "report.md links its plots" || fail "report.md plots"
+    if command -v chromium >/dev/null; then
+      timeout 120 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,2400 \
+        --screenshot="$tmp/report.png" "file://$tmp/pipe/report.html" >/dev/null 2>&1
+      size=$(stat -c %s "$tmp/report.png" 2>/dev/null || echo 0)
+      [ "$size" -gt 50000 ] && pass "chromium renders the report ($size-byte screenshot)" || fail "chromium screenshot: $size bytes"
+      [ -n "${DCOMP_KEEP_SCREENSHOT:-}" ] && cp "$tmp/report.png" "$DCOMP_KEEP_SCREENSHOT"
+    else
+      fail "chromium is not installed (scripts/setup.sh installs it)"
+    fi
+  else
+    fail "report: $(cat "$tmp/out")"
+  fi
+else
+  fail "pipeline: $(cat "$tmp/out")"
+fi
+
 # Lab 2 split in two: --only does two settings, the second call the rest.
 lab2=("$dcomp" lab2 --model lenet300 --weights "$baseline" --epochs 1 --out "$tmp/lab2" --runs-dir "$tmp/runs")
 if "${lab2[@]}" --only q_0.75,s_1 >"$tmp/out" 2>&1 && grep -q "2 of 8 settings done" "$tmp/out" &&
   [ ! -e "$tmp/lab2/results.json" ] && "${lab2[@]}" >"$tmp/out" 2>&1; then
   expect_json "lab2 retrains all eight settings" "$tmp/lab2/results.json" \
     "len(r['settings']) == 8 and all('test_top1_after_retraining' in s for s in r['settings'])"
+  expect_json "lab2: q=0 prunes nothing and shares the retraining of s=0" "$tmp/lab2/results.json" \
+    "r['settings'][4]['retraining_shared_with'] == 's_0' and r['settings'][4]['test_top1_after_retraining'] == r['settings'][0]['test_top1_after_retraining'] and 'retraining_shared_with' not in r['settings'][5]"
   expect_json "lab2 keeps the pruned weights at zero" "$tmp/lab2/results.json" \
     "abs(r['settings'][7]['sparsity']['prunable_sparsity'] - 0.75) < 1e-3"
   expect_json "lab2 retraining recovers accuracy at q=0.75" "$tmp/lab2/results.json" \

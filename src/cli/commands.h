@@ -42,5 +42,6 @@ void add_data_command(CLI::App& app);
 void add_pack_commands(CLI::App& app);
 void add_lab3_command(CLI::App& app);
 void add_pipeline_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 
 }  // namespace dcomp::cli

@@ -19,6 +19,7 @@
 #include "libtorch/prune.h"
 #include "libtorch/runtime_info.h"
 #include "libtorch/seed_artifacts.h"
+#include "libtorch/weight_plots.h"
 #include "report/svg_chart.h"
 
 namespace dcomp::cli {
@@ -62,30 +63,15 @@ ShareSpec uniform_spec(int bits, KMeansInit init) {
   return spec;
 }
 
-std::vector<double> nonzero_values(const torch::Tensor& weight) {
-  const torch::Tensor w = weight.detach().flatten().to(torch::kCPU, torch::kFloat64);
-  const torch::Tensor nz = w.masked_select(w.ne(0)).contiguous();
-  return std::vector<double>(nz.data_ptr<double>(), nz.data_ptr<double>() + nz.numel());
-}
-
-void write_histograms(const Lab3& lab, Classifier& quantized, const std::vector<SharedLayer>& layers, int bits) {
+void write_histograms(const Lab3& lab, Classifier& quantized) {
   auto pruned = lab.pruned_model();
-  const std::vector<LayerWeight> before = prunable_weights(*pruned), after = prunable_weights(quantized);
-  for (size_t i = 0; i < before.size(); ++i) {
-    const std::vector<double> marks(layers[i].codebook.begin(), layers[i].codebook.end());
-    write_file_atomic((fs::path(lab.o.out_dir) / "histograms" / (before[i].name + ".svg")).string(),
-                      histogram_panels({fmt::format("{}: nonzero weights, {}-bit sharing (centroids dashed)",
-                                                    before[i].name, bits),
-                                        "weight value", "count"},
-                                       {{"after pruning", nonzero_values(before[i].weight)},
-                                        {"after trained quantization", nonzero_values(after[i].weight)}},
-                                       marks, 120));
-  }
+  for (const LayerPlot& plot : weight_histograms(*pruned, quantized, "after trained quantization"))
+    write_file_atomic((fs::path(lab.o.out_dir) / "histograms" / (plot.layer + ".svg")).string(), plot.svg);
 }
 
 // Everything the homework asks at one bit width, written beside the tables.
-json write_artifact_outputs(const Lab3& lab, Classifier& quantized, const std::vector<SharedLayer>& layers, int bits) {
-  write_histograms(lab, quantized, layers, bits);
+json write_artifact_outputs(const Lab3& lab, Classifier& quantized) {
+  write_histograms(lab, quantized);
   const fs::path dir = fs::path(lab.o.out_dir) / "artifacts";
   write_seed_artifacts(dir.string(), lab.o.model, load_state_dict_file(lab.o.baseline), lab.pruned, quantized);
   const FileReport file = pack(quantized, lab.o.model, (dir / (lab.o.model + ".dcz")).string());
@@ -113,7 +99,7 @@ json run_bits(const Lab3& lab, int bits) {
               {"test_top1_kmeans", shared_top1},
               {"test_top1_trained", tq_top1},
               {"huffman", to_json(coding)}};
-  if (bits == lab.o.artifact_bits) row["compressed_file"] = write_artifact_outputs(lab, *model, tied.layers(), bits);
+  if (bits == lab.o.artifact_bits) row["compressed_file"] = write_artifact_outputs(lab, *model);
   return row;
 }
 

@@ -109,21 +109,44 @@ std::string markdown(const std::string& title, const LabOptions& o, double basel
     for (const LabRow& r : rows) md += fmt::format(" {:.1f}% |", 100 * r.sparsity.at("layers")[l].at("sparsity").get<double>());
     md += "\n";
   }
+  if (retrained)
+    md += "\nSettings that prune nothing (s = 0, q = 0: no weight lies below a zero threshold or below the smallest "
+          "magnitude) retrain the same unpruned baseline with the same masks and seed, so they share one retraining "
+          "run (`retraining_shared_with` in results.json).\n";
   md += "\nPlots: `top1_vs_sparsity.svg`, `per_layer_sparsity_std.svg`, `per_layer_sparsity_percentile.svg`.\n";
   return md;
 }
 
+bool same_weights(const StateDict& a, const StateDict& b) {
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!torch::equal(a[i].second.cpu(), b[i].second.cpu())) return false;
+  return true;
+}
+
 // Prunes the baseline with `spec`, evaluates it and, for Lab 2, retrains it
-// with its masks (a resumable run of its own) and evaluates it again.
+// with its masks (a resumable run of its own) and evaluates it again. A
+// setting that prunes nothing (s = 0, q = 0) retrains the baseline itself,
+// exactly as any other such setting does (same weights, masks and seed), so
+// it takes the retraining of an earlier one from `done` instead of repeating it.
 json run_setting(const LabOptions& o, const PruneSpec& spec, const StateDict& baseline, const DataSplits& data,
-                 const DatasetInfo& info, const torch::Device& device, bool retrain) {
+                 const DatasetInfo& info, const torch::Device& device, bool retrain, const json& done) {
   auto model = make_model(o.model);
   load_state_dict(*model, baseline);
   prune(*model, spec);
+  const bool pruned_nothing = same_weights(state_dict(*model), baseline);
   model->to(device);
   json entry = {{"method", spec.method},
                 {"amount", spec.amount},
+                {"pruned_nothing", pruned_nothing},
                 {"test_top1_after_pruning", evaluate(*model, data.test, info, device).top1}};
+  const auto twin = std::find_if(done.begin(), done.end(), [&](const json& d) { return d.value("pruned_nothing", false); });
+  if (retrain && pruned_nothing && twin != done.end()) {
+    for (const char* key : {"test_top1_after_retraining", "validation_top1_after_retraining", "retraining_wall_seconds",
+                            "sparsity"})
+      entry[key] = (*twin)[key];
+    entry["retraining_shared_with"] = setting_name({(*twin)["method"], (*twin)["amount"], {}});
+    return entry;
+  }
   if (retrain) {
     TrainConfig config = o.retrain;
     config.model = o.model;
@@ -167,7 +190,7 @@ void run_lab(const LabOptions& o, bool retrain) {
                std::find(o.only.begin(), o.only.end(), setting_name(spec)) == o.only.end()) {
       continue;
     } else {
-      entry = run_setting(o, spec, baseline, data, info, device, retrain);
+      entry = run_setting(o, spec, baseline, data, info, device, retrain, settings);
       if (retrain) write_file_atomic(done.string(), entry.dump(2) + "\n");
     }
     LabRow row{spec, entry.at("sparsity"), entry.at("test_top1_after_pruning").get<double>(),
