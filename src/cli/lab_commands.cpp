@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 
 #include "cli/commands.h"
@@ -117,9 +118,14 @@ std::string markdown(const std::string& title, const LabOptions& o, double basel
   return md;
 }
 
-bool same_weights(const StateDict& a, const StateDict& b) {
-  for (size_t i = 0; i < a.size(); ++i)
-    if (!torch::equal(a[i].second.cpu(), b[i].second.cpu())) return false;
+// Whether every tensor of `model` equals the one of the same name in
+// `weights` (whose entries may come in another order).
+bool same_weights(const StateDict& model, const StateDict& weights) {
+  std::map<std::string, torch::Tensor> by_name(weights.begin(), weights.end());
+  for (const auto& [name, value] : model) {
+    const auto it = by_name.find(name);
+    if (it == by_name.end() || !torch::equal(value.cpu(), it->second.cpu())) return false;
+  }
   return true;
 }
 

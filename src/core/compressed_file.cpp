@@ -114,6 +114,7 @@ void validate(const Tensor& t) {
 }
 
 struct SharedPlan {
+  uint64_t filler_scheme_bits = 0;
   std::vector<uint8_t> index_lengths, gap_lengths;
   int gap_bits = 1;
   std::vector<uint8_t> index_bytes, gap_bytes;
@@ -127,6 +128,8 @@ SharedPlan plan_shared(const SharedTensor& s) {
   for (uint8_t i : s.indices) ++index_frequencies[i];
   plan.index_lengths = huffman::code_lengths(index_frequencies, kMaxCodeLength);
   plan.index_entropy = entropy_bits(index_frequencies);
+  const auto table_bits = [](const std::vector<uint8_t>& lengths) { return 8 * code_lengths_bytes(lengths); };
+  plan.filler_scheme_bits = gaps::filler_scheme_bits(s.positions, index_frequencies, kMaxCodeLength, table_bits);
   huffman_stream(plan.index_lengths, std::vector<uint32_t>(s.indices.begin(), s.indices.end()), plan.index_bytes,
                  plan.index_bits);
 
@@ -135,7 +138,7 @@ SharedPlan plan_shared(const SharedTensor& s) {
   for (int b = 1; b <= gaps::kMaxBits; ++b) {
     const std::vector<uint64_t> f = gaps::frequencies(s.positions, b);
     std::vector<uint8_t> lengths = huffman::code_lengths(f, kMaxCodeLength);
-    const uint64_t cost = huffman::encoded_bits(f, lengths) + 8 * code_lengths_bytes(lengths);
+    const uint64_t cost = huffman::encoded_bits(f, lengths) + table_bits(lengths);
     if (cost < best_cost) {
       best_cost = cost;
       plan.gap_bits = b;
@@ -328,6 +331,8 @@ std::vector<uint8_t> encode(const Model& model, Layout* layout) {
       tl.gap_bits = p.gap_bits;
       tl.index_entropy_bits = p.index_entropy;
       tl.position_entropy_bits = p.gap_entropy;
+      tl.filler_scheme_bits = p.filler_scheme_bits;
+      tl.position_table_bits = 8 * code_lengths_bytes(p.gap_lengths);
     } else {
       tl.dense_bytes = t.numel() * value_bytes(t.storage);
     }

@@ -64,6 +64,11 @@ struct TensorLayout {
   uint64_t index_bits = 0, position_bits = 0;  // Huffman streams (kShared)
   int gap_bits = 0;                            // the position alphabet chosen, 2^gap_bits symbols
   double index_entropy_bits = 0, position_entropy_bits = 0;
+  uint64_t position_table_bits = 0;  // the position code's lengths, in the entry
+  // Both streams and the position code's table under Han et al.'s relative
+  // indices with filler zeros (gaps::filler_scheme_bits), for comparison
+  // with index_bits + position_bits + position_table_bits.
+  uint64_t filler_scheme_bits = 0;
 };
 struct Layout {
   uint64_t file_bytes = 0;

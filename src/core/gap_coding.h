@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace dcomp::gaps {
@@ -27,5 +28,14 @@ std::vector<uint32_t> symbols(const std::vector<uint32_t>& positions, int bits);
 
 // How often each of the 2^bits symbols occurs in symbols(positions, bits).
 std::vector<uint64_t> frequencies(const std::vector<uint32_t>& positions, int bits);
+
+// For comparison: the bits of Han et al.'s scheme for the same tensor, the
+// best over b in [1, kMaxBits]: both streams Huffman-coded (lengths <=
+// max_code_length) plus `table_bits` of the gap code's lengths. Each filler
+// is an escape in the gap stream and also a zero entry in the index stream,
+// which gets one more symbol.
+uint64_t filler_scheme_bits(const std::vector<uint32_t>& positions, const std::vector<uint64_t>& index_frequencies,
+                            int max_code_length,
+                            const std::function<uint64_t(const std::vector<uint8_t>&)>& table_bits);
 
 }  // namespace dcomp::gaps

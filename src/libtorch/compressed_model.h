@@ -36,6 +36,8 @@ struct FileReport {
   uint64_t position_bytes = 0, index_bytes = 0, codebook_bytes = 0, dense_tensor_bytes = 0, table_bytes = 0,
            header_bytes = 0;
   double entropy_bytes = 0;  // the streams' entropy bound (n * H / 8), summed
+  // Streams plus position code tables, ours and under Han et al.'s filler zeros.
+  double comparable_bytes = 0, filler_scheme_bytes = 0;
   double file_factor = 0;    // dense_bytes / file_bytes
   double formula_factor = 0; // the seed's formula, as 1/ratio (from the coding report)
   std::vector<dcz::TensorLayout> tensors;
