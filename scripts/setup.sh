@@ -14,6 +14,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libfmt-dev # arguments, JSON, formatting
   zlib1g-dev                                 # gzip-compressed IDX files, CRC-32
   libzip-dev                                 # lab4_submission.zip
+  libpng-dev                                 # dcomp-run reads PNG images
   libcurl4-openssl-dev libssl-dev libarchive-dev  # dcomp data download
   libopenblas0-openmp                        # fast fp32 BLAS (Debian defaults to the reference BLAS)
   libgtest-dev                               # tests

@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "libtorch/data.h"
 #include "libtorch/models.h"
 
 namespace dcomp {
@@ -56,7 +57,23 @@ dcz::Model compressed_model(torch::nn::Module& model, const std::string& archite
   std::map<std::string, const SharedLayer*> shared;
   for (const SharedLayer& l : layers) shared[l.name] = &l;
   dcz::Model file;
-  file.metadata = {{"model", architecture}, {"producer", "dcomp " DCOMP_VERSION}};
+  // What a runtime needs to feed the network: input shape, normalization
+  // (17 digits: the doubles LibTorch uses), class names.
+  const DatasetInfo& data = dataset_info(model_spec(architecture).dataset);
+  const auto join = [](const auto& values, auto format) {
+    std::string out;
+    for (const auto& v : values) out += (out.empty() ? "" : ",") + format(v);
+    return out;
+  };
+  const auto exact = [](double v) { return fmt::format("{:.17g}", v); };
+  const auto text = [](const std::string& s) { return s; };
+  file.metadata = {{"model", architecture},
+                   {"producer", "dcomp " DCOMP_VERSION},
+                   {"dataset", data.name},
+                   {"input_shape", fmt::format("{},{},{}", data.mean.size(), data.image_size, data.image_size)},
+                   {"input_mean", join(data.mean, exact)},
+                   {"input_std", join(data.std, exact)},
+                   {"class_names", join(data.class_names, text)}};
   for (const auto& [name, value] : state_dict(model)) {
     auto it = shared.find(name);
     file.tensors.push_back(it != shared.end() ? shared_tensor(*it->second) : dense_tensor(name, value, dense));

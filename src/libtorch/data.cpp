@@ -20,11 +20,13 @@ const DatasetInfo& dataset_info(const std::string& name) {
   static const DatasetInfo kCifar10{"cifar10", {0.4914, 0.4822, 0.4465}, {0.2470, 0.2435, 0.2616},
                                     4, true, "./data/cifar-10-batches-bin",
                                     {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
-                                     "horse", "ship", "truck"}};
+                                     "horse", "ship", "truck"},
+                                    32};
   static const DatasetInfo kFashionMnist{"fmnist", {0.2860}, {0.3530}, 0, false,
                                          "/usr/share/datasets/fashion-mnist",
                                          {"T-shirt/top", "trouser", "pullover", "dress", "coat",
-                                          "sandal", "shirt", "sneaker", "bag", "ankle boot"}};
+                                          "sandal", "shirt", "sneaker", "bag", "ankle boot"},
+                                         28};
   if (name == kCifar10.name) return kCifar10;
   if (name == kFashionMnist.name) return kFashionMnist;
   throw std::invalid_argument("unknown dataset '" + name + "' (known: cifar10, fmnist)");

@@ -27,6 +27,7 @@ struct DatasetInfo {
   bool horizontal_flip = false;
   std::string default_dir;        // when neither --data nor $DCOMP_DATA is set
   std::vector<std::string> class_names;
+  int64_t image_size = 0;  // images are (mean.size(), image_size, image_size)
 };
 
 const DatasetInfo& dataset_info(const std::string& name);

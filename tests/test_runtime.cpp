@@ -1,0 +1,95 @@
+// The LibTorch-free runtime against LibTorch on the same weight-shared
+// models: per-image logits within 1e-3 of the largest logit.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "libtorch/compressed_model.h"
+#include "libtorch/data.h"
+#include "libtorch/models.h"
+#include "libtorch/prune.h"
+#include "runtime/dcomp_runtime.h"
+#include "temp_dir.h"
+
+using namespace dcomp;
+using dcomp::testing::TempDir;
+
+namespace {
+
+// A random weight-shared model with random BN statistics, packed to `path`.
+std::shared_ptr<Classifier> packed_model(const std::string& name, const std::string& path, bool dense_float16) {
+  torch::manual_seed(1);
+  auto model = make_model(name);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->named_parameters())
+      if (p.key().find("bn") != std::string::npos || p.key().find("bias") != std::string::npos)
+        p.value().uniform_(-0.5, 1.5);
+    for (auto& b : model->named_buffers()) {
+      if (b.key().find("running_mean") != std::string::npos) b.value().uniform_(-0.3, 0.3);
+      if (b.key().find("running_var") != std::string::npos) b.value().uniform_(0.5, 2.0);
+    }
+  }
+  prune(*model, {"percentile", 0.7, {}});
+  ShareSpec spec;
+  spec.conv_bits = 4;
+  spec.fc_bits = 5;
+  share_weights(*model, spec);
+  pack(*model, name, path, dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32);  // model = the file
+  model->eval();
+  return model;
+}
+
+void expect_same_logits(const std::string& name, bool dense_float16) {
+  TempDir dir;
+  const std::string path = dir.file(name + ".dcz");
+  auto model = packed_model(name, path, dense_float16);
+  dcomp_model* runtime = nullptr;
+  ASSERT_EQ(dcomp_load(path.c_str(), &runtime), DCOMP_OK) << dcomp_last_error();
+  const DatasetInfo& info = dataset_info(model_spec(name).dataset);
+  ASSERT_EQ(dcomp_input_channels(runtime), int(info.mean.size()));
+  ASSERT_EQ(dcomp_input_height(runtime), info.image_size);
+  ASSERT_EQ(std::string(dcomp_class_name(runtime, 9)), info.class_names[9]);
+
+  // Random uint8 images, normalized by both sides.
+  const int batch = 8;
+  const torch::Tensor pixels =
+      torch::randint(0, 256, {batch, int64_t(info.mean.size()), info.image_size, info.image_size}, torch::kUInt8);
+  const torch::Tensor expected_input = normalize(pixels, info);
+  torch::Tensor input = torch::empty_like(expected_input);
+  ASSERT_EQ(dcomp_normalize(runtime, pixels.data_ptr<uint8_t>(), batch, input.data_ptr<float>()), DCOMP_OK);
+  EXPECT_TRUE(torch::equal(input, expected_input));
+
+  torch::NoGradGuard no_grad;
+  const torch::Tensor expected = model->forward(expected_input);
+  torch::Tensor logits = torch::empty({batch, dcomp_classes(runtime)});
+  ASSERT_EQ(dcomp_run(runtime, input.data_ptr<float>(), batch, logits.data_ptr<float>()), DCOMP_OK);
+  for (int b = 0; b < batch; ++b) {
+    const double scale = expected[b].abs().max().item<double>();
+    EXPECT_LE((logits[b] - expected[b]).abs().max().item<double>(), 1e-3 * scale) << name << " image " << b;
+  }
+  // Resident weights: far below dense float32 at 70% sparsity.
+  EXPECT_LT(dcomp_weight_bytes(runtime), size_t(4 * parameter_count(*model)) / 4);
+  dcomp_free(runtime);
+}
+
+}  // namespace
+
+TEST(Runtime, ResNet20MatchesLibTorch) { expect_same_logits("resnet20", false); }
+TEST(Runtime, ResNet20WithFloat16BatchNormMatchesLibTorch) { expect_same_logits("resnet20", true); }
+TEST(Runtime, LeNet300MatchesLibTorch) { expect_same_logits("lenet300", false); }
+TEST(Runtime, LeNet5MatchesLibTorch) { expect_same_logits("lenet5", false); }
+
+TEST(Runtime, BadFilesGiveAStatusAndAMessage) {
+  TempDir dir;
+  dcomp_model* model = reinterpret_cast<dcomp_model*>(1);
+  EXPECT_EQ(dcomp_load(dir.file("missing.dcz").c_str(), &model), DCOMP_ERROR_IO);
+  EXPECT_EQ(model, nullptr);
+  EXPECT_NE(std::string(dcomp_last_error()).find("missing.dcz: cannot open"), std::string::npos);
+  { std::ofstream(dir.file("junk.dcz")) << "not a model at all, though long enough to have a header"; }
+  EXPECT_EQ(dcomp_load(dir.file("junk.dcz").c_str(), &model), DCOMP_ERROR_FORMAT);
+  EXPECT_NE(std::string(dcomp_last_error()).find("bad magic"), std::string::npos);
+  EXPECT_EQ(dcomp_load(nullptr, &model), DCOMP_ERROR_ARGUMENT);
+  EXPECT_EQ(dcomp_run(nullptr, nullptr, 1, nullptr), DCOMP_ERROR_ARGUMENT);
+  EXPECT_STREQ(dcomp_status_name(DCOMP_ERROR_UNSUPPORTED), "unsupported model");
+}
