@@ -237,8 +237,12 @@ InputSpec input_spec(const dcz::Model& file) {
     if (!file.find(key)) throw Unsupported(std::string("the file's metadata has no '") + key + "'");
   s.architecture = *file.find("model");
   const std::vector<float> shape = numbers(*file.find("input_shape"), "input_shape");
-  if (shape.size() != 3 || shape[0] < 1 || shape[1] < 1 || shape[2] < 1 || shape[0] * shape[1] * shape[2] > 1 << 24)
-    throw Unsupported("metadata input_shape must be C,H,W");
+  // The networks here take 28x28 and 32x32 images; 256 bounds what a hostile
+  // file can make run() allocate (ResNet: 3 x 64 x 256 x 256 floats, 50 MB).
+  if (shape.size() != 3 || !(shape[0] >= 1 && shape[0] <= 4) || !(shape[1] >= 1 && shape[1] <= 256) ||
+      !(shape[2] >= 1 && shape[2] <= 256) || shape[0] != std::floor(shape[0]) || shape[1] != std::floor(shape[1]) ||
+      shape[2] != std::floor(shape[2]))
+    throw Unsupported("metadata input_shape must be C,H,W with C in [1, 4] and H, W in [1, 256]");
   s.channels = int64_t(shape[0]), s.height = int64_t(shape[1]), s.width = int64_t(shape[2]);
   s.mean = numbers(*file.find("input_mean"), "input_mean");
   s.std = numbers(*file.find("input_std"), "input_std");

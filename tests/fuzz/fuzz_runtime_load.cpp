@@ -1,0 +1,23 @@
+// libFuzzer target: arbitrary bytes into the runtime's loader (decode, then
+// build the network from the tensors and metadata), and one inference when
+// that succeeds. Rejections are exceptions; anything else is a bug.
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+#include "core/compressed_file.h"
+#include "runtime/network.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  try {
+    const dcomp::dcz::Model file = dcomp::dcz::decode(data, size);
+    const dcomp::runtime::InputSpec input = dcomp::runtime::input_spec(file);
+    const auto network = dcomp::runtime::build_network(file, input);
+    std::vector<float> image(size_t(input.channels * input.height * input.width), 0.5f);
+    std::vector<float> logits(size_t(network->classes())), scratch(network->scratch_floats());
+    network->forward(image.data(), logits.data(), scratch.data());
+  } catch (const std::exception&) {
+  }
+  return 0;
+}
