@@ -29,7 +29,7 @@ void copy_results(const fs::path& run_dir, const std::string& model, const fs::p
   copy(run_dir / "config.json");
   copy(run_dir / "5_pack" / (model + ".dcz"));
   for (const auto& entry : fs::directory_iterator(run_dir / "6_artifacts"))
-    if (entry.is_regular_file()) copy(entry.path());
+    if (entry.is_regular_file() && entry.path().filename() != "stage.json") copy(entry.path());
 }
 
 void run_pipeline_command(const PipelineOptions& o) {

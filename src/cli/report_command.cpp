@@ -227,23 +227,24 @@ Report build_report(const fs::path& run) {
   return r;
 }
 
-void run_report(const std::string& run_dir) {
-  const fs::path run(run_dir);
-  const Report report = build_report(run);
+void run_report(const std::string& run_dir, const std::string& out_dir) {
+  const Report report = build_report(run_dir);
+  const fs::path out(out_dir.empty() ? run_dir : out_dir);
   for (const Report::Block& b : report.blocks)
-    if (!b.svg.empty()) write_file_atomic((run / "report_files" / (b.plot_name + ".svg")).string(), b.svg);
-  write_file_atomic((run / "report.md").string(), report.markdown());
-  write_file_atomic((run / "report.html").string(), report.html());
-  fmt::print("wrote {} and {}\n", (run / "report.html").string(), (run / "report.md").string());
+    if (!b.svg.empty()) write_file_atomic((out / "report_files" / (b.plot_name + ".svg")).string(), b.svg);
+  write_file_atomic((out / "report.md").string(), report.markdown());
+  write_file_atomic((out / "report.html").string(), report.html());
+  fmt::print("wrote {} and {}\n", (out / "report.html").string(), (out / "report.md").string());
 }
 
 }  // namespace
 
 void add_report_command(CLI::App& app) {
-  auto run_dir = std::make_shared<std::string>();
+  auto dirs = std::make_shared<std::pair<std::string, std::string>>();
   CLI::App* cmd = app.add_subcommand("report", "HTML and Markdown report of a pipeline run");
-  cmd->add_option("run_dir", *run_dir, "The pipeline's run directory")->required()->check(CLI::ExistingDirectory);
-  cmd->callback([run_dir] { run_report(*run_dir); });
+  cmd->add_option("run_dir", dirs->first, "The pipeline's run directory")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--out", dirs->second, "Where to write report.html, report.md and report_files/ (default: the run)");
+  cmd->callback([dirs] { run_report(dirs->first, dirs->second); });
 }
 
 }  // namespace dcomp::cli
