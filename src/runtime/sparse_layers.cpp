@@ -1,6 +1,7 @@
 #include "runtime/sparse_layers.h"
 
 #include <algorithm>
+#include <vector>
 #include <stdexcept>
 
 namespace dcomp::runtime {
@@ -32,7 +33,23 @@ size_t SparseRows::bytes() const {
   return 4 * (codebook_.size() + row_begin_.size()) + 2 * entries16_.size() + 4 * entries32_.size();
 }
 
+namespace {
+
+// y = x * scale + shift, then ReLU if asked, over n values.
+void affine_relu(const float* x, int64_t n, float scale, float shift, bool relu, float* y) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i] * scale + shift;
+    y[i] = relu && v < 0 ? 0.0f : v;
+  }
+}
+
+}  // namespace
+
 void Conv2d::forward(const float* x, int64_t h, int64_t w, float* y, bool relu) const {
+  if (stride == 1) {
+    forward_unit_stride(x, h, w, y, relu);
+    return;
+  }
   const int64_t oh = output_size(h), ow = output_size(w);
   for (int64_t o = 0; o < out; ++o) {
     float* plane = y + o * oh * ow;  // (oh, ow)
@@ -57,11 +74,34 @@ void Conv2d::forward(const float* x, int64_t h, int64_t w, float* y, bool relu) 
         }
       }
     });
-    const float scale = affine.scale[size_t(o)], shift = affine.shift[size_t(o)];
-    for (int64_t i = 0; i < oh * ow; ++i) {
-      const float v = plane[i] * scale + shift;
-      plane[i] = relu && v < 0 ? 0.0f : v;
-    }
+    affine_relu(plane, oh * ow, affine.scale[size_t(o)], affine.shift[size_t(o)], relu, plane);
+  }
+}
+
+// Stride 1: with the input zero-padded to (in, h + 2p, w + 2p) and the
+// output computed at the padded width, output element q = oy * pw + ox
+// reads padded input q + ky * pw + kx for every (ky, kx). So each nonzero
+// weight is one contiguous axpy over the whole plane, long enough to
+// vectorize well; the last 2p columns of each output row are discarded.
+void Conv2d::forward_unit_stride(const float* x, int64_t h, int64_t w, float* y, bool relu) const {
+  const int64_t ph = h + 2 * padding, pw = w + 2 * padding, oh = output_size(h), ow = output_size(w);
+  thread_local std::vector<float> padded, wide;
+  padded.assign(size_t(in * ph * pw + kernel), 0.0f);  // + kernel: the discarded columns read past the end
+  for (int64_t c = 0; c < in; ++c)
+    for (int64_t i = 0; i < h; ++i)
+      std::copy(x + (c * h + i) * w, x + (c * h + i + 1) * w, padded.begin() + (c * ph + i + padding) * pw + padding);
+  wide.resize(size_t(oh * pw));
+  const int64_t n = oh * pw;
+  for (int64_t o = 0; o < out; ++o) {
+    float* acc = wide.data();
+    std::fill(acc, acc + n, 0.0f);
+    weight.for_each(o, [&](int64_t offset, float value) {
+      const int64_t c = offset / (kernel * kernel), ky = offset / kernel % kernel, kx = offset % kernel;
+      const float* source = padded.data() + c * ph * pw + ky * pw + kx;
+      for (int64_t q = 0; q < n; ++q) acc[q] += value * source[q];
+    });
+    for (int64_t i = 0; i < oh; ++i)
+      affine_relu(acc + i * pw, ow, affine.scale[size_t(o)], affine.shift[size_t(o)], relu, y + (o * oh + i) * ow);
   }
 }
 

@@ -56,6 +56,9 @@ struct Conv2d {
   ChannelAffine affine;
   int64_t output_size(int64_t size) const { return (size + 2 * padding - kernel) / stride + 1; }
   void forward(const float* x, int64_t h, int64_t w, float* y, bool relu) const;
+
+ private:
+  void forward_unit_stride(const float* x, int64_t h, int64_t w, float* y, bool relu) const;
 };
 
 // y = W x + b for one input vector, optionally ReLU.
