@@ -91,13 +91,19 @@ void Conv2d::forward_unit_stride(const float* x, int64_t h, int64_t w, float* y,
     for (int64_t i = 0; i < h; ++i)
       std::copy(x + (c * h + i) * w, x + (c * h + i + 1) * w, padded.begin() + (c * ph + i + padding) * pw + padding);
   wide.resize(size_t(oh * pw));
+  // Where the plane that weight offset (c, ky, kx) reads starts in the padded
+  // input, for every offset of a row: no division in the inner loops.
+  thread_local std::vector<int64_t> start;
+  start.resize(size_t(in * kernel * kernel));
+  for (int64_t c = 0, i = 0; c < in; ++c)
+    for (int64_t ky = 0; ky < kernel; ++ky)
+      for (int64_t kx = 0; kx < kernel; ++kx) start[size_t(i++)] = c * ph * pw + ky * pw + kx;
   const int64_t n = oh * pw;
   for (int64_t o = 0; o < out; ++o) {
     float* acc = wide.data();
     std::fill(acc, acc + n, 0.0f);
     weight.for_each(o, [&](int64_t offset, float value) {
-      const int64_t c = offset / (kernel * kernel), ky = offset / kernel % kernel, kx = offset % kernel;
-      const float* source = padded.data() + c * ph * pw + ky * pw + kx;
+      const float* source = padded.data() + start[size_t(offset)];
       for (int64_t q = 0; q < n; ++q) acc[q] += value * source[q];
     });
     for (int64_t i = 0; i < oh; ++i)
