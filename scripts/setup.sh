@@ -39,7 +39,7 @@ cmake --build build -j "$(nproc)"
 case $mode in
   test)
     ctest --test-dir build --output-on-failure
-    scripts/fuzz.sh 45  # the decoder and the runtime loader, from their committed corpora
+    scripts/fuzz.sh 30  # decoder, runtime loader, round trip, from their committed corpora
     ;;
   run)
     data=${DCOMP_DATA:-../shared/data/cifar-10-batches-bin}
