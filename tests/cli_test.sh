@@ -182,6 +182,30 @@ if "${pipeline[@]}" >"$tmp/out" 2>&1; then
   else
     fail "report: $(cat "$tmp/out")"
   fi
+  # A second point from the same pruned model at 3 bits, then the frontier of both.
+  cat >"$tmp/pipeline3.json" <<EOF
+{"model": "lenet300", "baseline": "$baseline", "pruned": "$tmp/pipe_results/net_after_pruning.pt",
+ "weight_sharing": {"fc_bits": 3},
+ "trained_quantization": {"epochs": 1, "lr": 0.0001, "weight_decay": 0, "bf16": false}}
+EOF
+  if "$dcomp" pipeline --config "$tmp/pipeline3.json" --run-dir "$tmp/pipe3" >"$tmp/out" 2>&1; then
+    expect_json "pipeline from a pruned model: same sparsity, no training" "$tmp/pipe3/2_prune/stage.json" \
+      "abs(1 - r['sparsity']['all_nonzeros'] / r['sparsity']['all_parameters'] - 0.8884) < 0.002 and 'trained_seconds' not in r"
+    expect_json "fewer bits, smaller file" "$tmp/pipe3/summary.json" \
+      "r['file_bytes'] < json.load(open('$tmp/pipe/summary.json'))['file_bytes']"
+    if "$dcomp" frontier "$tmp/pipe" "$tmp/pipe3/" --out "$tmp/frontier" >"$tmp/out" 2>&1; then
+      [ "$(grep -c "^| $tmp/pipe3\? |" "$tmp/frontier/README.md")" -eq 2 ] && grep -q "<svg" "$tmp/frontier/frontier.svg" &&
+        pass "frontier: a row per run and the plot" || fail "frontier: $(cat "$tmp/frontier/README.md")"
+    else
+      fail "frontier: $(cat "$tmp/out")"
+    fi
+  else
+    fail "pipeline from a pruned model: $(cat "$tmp/out")"
+  fi
+  sed 's/"weight_sharing"/"pruning": {"method": "layerwise", "targets": []}, "weight_sharing"/' "$tmp/pipeline3.json" >"$tmp/pipeline4.json"
+  expect_error "pipeline refuses pruning settings beside a pruned model" "or 'pruned', not both" \
+    "$dcomp" pipeline --config "$tmp/pipeline4.json" --run-dir "$tmp/pipe4"
+  expect_error "frontier of a directory that is no run" "no summary.json" "$dcomp" frontier "$tmp" --out "$tmp/f2"
 else
   fail "pipeline: $(cat "$tmp/out")"
 fi

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "libtorch/json_file.h"  // read_json_file, used by most commands
+
 namespace dcomp::cli {
 
 // Options every command that touches data or a device takes.
@@ -17,9 +19,6 @@ struct CommonOptions {
 };
 void add_common_options(CLI::App& command, CommonOptions& options);
 void apply_threads(const CommonOptions& options);
-
-// A JSON file's contents; errors name the file.
-nlohmann::json read_json_file(const std::string& path);
 
 // The metadata file that sits beside a model file: x.pt -> x.json.
 std::string sidecar_path(const std::string& model_path);
@@ -43,5 +42,6 @@ void add_pack_commands(CLI::App& app);
 void add_lab3_command(CLI::App& app);
 void add_pipeline_command(CLI::App& app);
 void add_report_command(CLI::App& app);
+void add_frontier_command(CLI::App& app);
 
 }  // namespace dcomp::cli

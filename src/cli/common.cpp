@@ -2,7 +2,6 @@
 #include <torch/torch.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "cli/commands.h"
 
@@ -17,16 +16,6 @@ void add_common_options(CLI::App& command, CommonOptions& options) {
 
 void apply_threads(const CommonOptions& options) {
   if (options.threads > 0) torch::set_num_threads(options.threads);
-}
-
-nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(path + ": " + e.what());
-  }
 }
 
 std::string sidecar_path(const std::string& model_path) {

@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <fstream>
 #include <memory>
 
 #include "cli/commands.h"
@@ -106,23 +105,16 @@ struct Report {
   }
 };
 
-json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) throw std::runtime_error(p.string() + ": cannot open (is this a finished pipeline run?)");
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw std::runtime_error(p.string() + ": " + e.what());
-  }
-}
-
 std::string pct(double v) { return fmt::format("{:.2f}%", 100 * v); }
 
 Report build_report(const fs::path& run) {
-  const json summary = read_json(run / "summary.json");
+  if (!fs::exists(run / "summary.json"))
+    throw std::runtime_error(run.string() + ": no summary.json (is this a finished pipeline run?)");
+  const json summary = read_json_file((run / "summary.json").string());
   const auto& stages = pipeline_stages();
   std::vector<json> records;
-  for (size_t i = 0; i < stages.size(); ++i) records.push_back(read_json(run / fmt::format("{}_{}", i + 1, stages[i]) / "stage.json"));
+  for (size_t i = 0; i < stages.size(); ++i)
+    records.push_back(read_json_file((run / fmt::format("{}_{}", i + 1, stages[i]) / "stage.json").string()));
   const json& file = records[4]["file"];
   const json& coding = records[4]["coding"];
   const std::string model = summary["model"];

@@ -121,7 +121,7 @@ FileReport file_report(const dcz::Model& file, const dcz::Layout& layout, int64_
   }
   r.entropy_bytes = entropy_bits / 8;
   r.file_factor = double(r.dense_bytes) / double(r.file_bytes);
-  r.formula_factor = coding.formula_factor;
+  r.coding = coding;
   r.tensors = layout.tensors;
   return r;
 }
@@ -148,9 +148,9 @@ nlohmann::json to_json(const FileReport& r) {
           // Compression as factors (dense / compressed), and as the seed's
           // ratios (compressed / dense).
           {"compression_file", r.file_factor},
-          {"compression_formula", r.formula_factor},
+          {"compression_formula", r.coding.formula_factor},
           {"ratio_file", 1 / r.file_factor},
-          {"ratio_formula", r.formula_factor > 0 ? 1 / r.formula_factor : 0.0},
+          {"ratio_formula", r.coding.formula_factor > 0 ? 1 / r.coding.formula_factor : 0.0},
           {"breakdown_bytes",
            {{"positions", r.position_bytes},
             {"indices", r.index_bytes},
@@ -199,7 +199,7 @@ std::string format_table(const FileReport& r) {
   s += fmt::format("streams and position tables {:.0f} bytes; with Han et al.'s filler zeros {:.0f} bytes\n",
                    r.comparable_bytes, r.filler_scheme_bytes);
   s += fmt::format("compression: {:.1f}x by the seed's formula, {:.1f}x by file size ({} dense float32 bytes)\n",
-                   r.formula_factor, r.file_factor, r.dense_bytes);
+                   r.coding.formula_factor, r.file_factor, r.dense_bytes);
   return s;
 }
 

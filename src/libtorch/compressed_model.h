@@ -39,7 +39,7 @@ struct FileReport {
   // Streams plus position code tables, ours and under Han et al.'s filler zeros.
   double comparable_bytes = 0, filler_scheme_bytes = 0;
   double file_factor = 0;    // dense_bytes / file_bytes
-  double formula_factor = 0; // the seed's formula, as 1/ratio (from the coding report)
+  CodingReport coding;       // the streams' figures, with the seed's formula
   std::vector<dcz::TensorLayout> tensors;
 };
 FileReport file_report(const dcz::Model& file, const dcz::Layout& layout, int64_t parameters,

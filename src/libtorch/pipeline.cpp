@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 
 #include "core/atomic_file.h"
 #include "libtorch/coding_report.h"
 #include "libtorch/compressed_model.h"
+#include "libtorch/json_file.h"
 #include "libtorch/models.h"
 #include "libtorch/runtime_info.h"
 #include "libtorch/seed_artifacts.h"
@@ -21,12 +21,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path.string() + ": cannot open");
-  return json::parse(in);
-}
 
 json schedule_to_json(const PruneSchedule& s) {
   json targets = json::array();
@@ -52,11 +46,14 @@ struct Stages {
     return fs::path(run.run_dir) / fmt::format("{}_{}", i + 1, stage);
   }
   fs::path weights(const std::string& stage) const { return dir(stage) / "model.pt"; }
-  std::shared_ptr<Classifier> load(const std::string& stage) const {
+  std::shared_ptr<Classifier> load_file(const std::string& path) const {
     auto model = make_model(config.model);
-    load_state_dict(*model, load_state_dict_file(stage == "baseline" ? baseline_path().string() : weights(stage).string()));
+    load_state_dict(*model, load_state_dict_file(path));
     model->to(device);
     return model;
+  }
+  std::shared_ptr<Classifier> load(const std::string& stage) const {
+    return load_file(stage == "baseline" ? baseline_path().string() : weights(stage).string());
   }
   fs::path baseline_path() const {
     return fs::exists(config.baseline) || !config.baseline_training ? fs::path(config.baseline) : weights("baseline");
@@ -94,14 +91,21 @@ struct Stages {
   }
 
   json prune() const {
-    auto model = load("baseline");
-    Masks masks = Masks::from_zeros(*model);
-    const TrainResult r = train_in("prune", *model, config.retraining,
-                                   scheduled_pruning_hooks(*model, config.pruning, masks));
+    std::shared_ptr<Classifier> model;
+    json record;
+    if (config.pruned.empty()) {
+      model = load("baseline");
+      Masks masks = Masks::from_zeros(*model);
+      record["trained_seconds"] =
+          train_in("prune", *model, config.retraining, scheduled_pruning_hooks(*model, config.pruning, masks))
+              .wall_seconds;
+    } else {
+      model = load_file(config.pruned);
+      record["weights"] = config.pruned;
+    }
     save("prune", *model);
-    json record = accuracy(*model);
+    record.update(accuracy(*model));
     record["sparsity"] = to_json(sparsity_report(*model));
-    record["trained_seconds"] = r.wall_seconds;
     return record;
   }
 
@@ -131,7 +135,7 @@ struct Stages {
                     config.dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32);
     fmt::print("{}", format_table(report));
     json record = accuracy(*model);  // the model as the file holds it
-    record.update({{"file", to_json(report)}, {"coding", to_json(huffman_report(shared_layers_from_values(*model)))}});
+    record.update({{"file", to_json(report)}, {"coding", to_json(report.coding)}});
     return record;
   }
 
@@ -206,6 +210,10 @@ const std::vector<std::string>& pipeline_stages() {
 }
 
 PipelineConfig pipeline_config_from_json(const json& j) {
+  // Either the prune stage's settings or its result, not both.
+  for (const std::string key : {"pruning", "retraining"})
+    if (j.contains(key) == j.contains("pruned"))
+      throw std::invalid_argument("the pipeline config needs '" + key + "' or 'pruned', not both");
   PipelineConfig c;
   for (const auto& [key, value] : j.items()) {
     if (key == "model") value.get_to(c.model);
@@ -215,12 +223,13 @@ PipelineConfig pipeline_config_from_json(const json& j) {
     else if (key == "retraining") c.retraining = train_config_from_json(value);
     else if (key == "weight_sharing") c.weight_sharing = share_spec_from_json(value);
     else if (key == "trained_quantization") c.trained_quantization = train_config_from_json(value);
+    else if (key == "pruned") value.get_to(c.pruned);
     else if (key == "dense_float16") value.get_to(c.dense_float16);
     else throw std::invalid_argument("unknown pipeline setting '" + key + "'");
   }
   model_spec(c.model);  // throws on unknown names
   if (c.baseline.empty()) throw std::invalid_argument("the pipeline config needs a baseline path");
-  for (const std::string key : {"pruning", "retraining", "weight_sharing", "trained_quantization"})
+  for (const std::string key : {"weight_sharing", "trained_quantization"})
     if (!j.contains(key)) throw std::invalid_argument("the pipeline config needs '" + key + "'");
   if (c.retraining.validation_size != c.trained_quantization.validation_size)
     throw std::invalid_argument("retraining and trained_quantization must hold out the same validation split");
@@ -230,12 +239,16 @@ PipelineConfig pipeline_config_from_json(const json& j) {
 json to_json(const PipelineConfig& c) {
   json j = {{"model", c.model},
             {"baseline", c.baseline},
-            {"pruning", schedule_to_json(c.pruning)},
-            {"retraining", to_json(c.retraining)},
             {"weight_sharing", to_json(c.weight_sharing)},
             {"trained_quantization", to_json(c.trained_quantization)},
             {"dense_float16", c.dense_float16}};
   if (c.baseline_training) j["baseline_training"] = to_json(*c.baseline_training);
+  if (c.pruned.empty()) {
+    j["pruning"] = schedule_to_json(c.pruning);
+    j["retraining"] = to_json(c.retraining);
+  } else {
+    j["pruned"] = c.pruned;
+  }
   return j;
 }
 
@@ -248,7 +261,7 @@ json run_pipeline(const PipelineConfig& config, const PipelineRun& run, const Da
 
   // The run keeps the config it was started with; a different one needs a new run.
   const fs::path config_copy = fs::path(run.run_dir) / "config.json";
-  if (fs::exists(config_copy) && read_json(config_copy) != to_json(config))
+  if (fs::exists(config_copy) && read_json_file(config_copy.string()) != to_json(config))
     throw std::runtime_error(config_copy.string() + ": this run was started with another config; use a new run directory");
   write_file_atomic(config_copy.string(), to_json(config).dump(2) + "\n");
 
@@ -258,7 +271,7 @@ json run_pipeline(const PipelineConfig& config, const PipelineRun& run, const Da
     const fs::path record_path = stages.dir(*it) / "stage.json";
     if (it >= from) fs::remove(record_path);  // redo this stage and those after it
     if (fs::exists(record_path)) {
-      records.push_back(read_json(record_path));
+      records.push_back(read_json_file(record_path.string()));
       fmt::print("{}: done before ({})\n", *it, record_path.string());
       continue;
     }

@@ -25,15 +25,19 @@ struct PipelineConfig {
   std::optional<TrainConfig> baseline_training;  // how to train them if the file is missing
   PruneSchedule pruning;                         // targets reached during `retraining`
   TrainConfig retraining;
+  // Instead of pruning and retraining: a model pruned and retrained before
+  // (another run's net_after_pruning.pt), so that runs differing only in
+  // the later stages share that hour of training.
+  std::string pruned;
   ShareSpec weight_sharing;
   TrainConfig trained_quantization;  // epochs 0: k-means alone
   // Precision of the tensors stored whole (BN, biases): float16 halves
   // their bytes; the pack stage measures top-1 as the file holds them.
   bool dense_float16 = false;
 };
-// Keys: model, baseline, baseline_training, pruning, retraining,
-// weight_sharing, trained_quantization, dense_float16; unknown keys are
-// errors.
+// Keys: model, baseline, baseline_training, pruning and retraining (or
+// pruned), weight_sharing, trained_quantization, dense_float16; unknown
+// keys are errors.
 PipelineConfig pipeline_config_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const PipelineConfig& config);
 

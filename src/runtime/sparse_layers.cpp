@@ -1,6 +1,7 @@
 #include "runtime/sparse_layers.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 #include <stdexcept>
 
@@ -43,71 +44,99 @@ void affine_relu(const float* x, int64_t n, float scale, float shift, bool relu,
   }
 }
 
-}  // namespace
+// GCC and Clang vectors of kVecFloats floats: one AVX-512 register (two AVX2,
+// four SSE ones); loaded through memcpy, since the runs are not aligned.
+using Vec = float __attribute__((vector_size(4 * kVecFloats)));
 
-void Conv2d::forward(const float* x, int64_t h, int64_t w, float* y, bool relu) const {
-  if (stride == 1) {
-    forward_unit_stride(x, h, w, y, relu);
-    return;
-  }
-  const int64_t oh = output_size(h), ow = output_size(w);
-  for (int64_t o = 0; o < out; ++o) {
-    float* plane = y + o * oh * ow;  // (oh, ow)
-    std::fill(plane, plane + oh * ow, 0.0f);
-    // Each nonzero weight w[o][c][ky][kx] adds w * (input plane c, shifted by
-    // (ky, kx) and strided) to the output plane: a row-wise axpy.
-    weight.for_each(o, [&](int64_t offset, float value) {
-      const int64_t c = offset / (kernel * kernel), ky = offset / kernel % kernel, kx = offset % kernel;
-      const float* input = x + c * h * w;
-      // Output columns whose input column ox * stride + kx - padding lies inside [0, w).
-      const int64_t first = std::max<int64_t>(0, (padding - kx + stride - 1) / stride);
-      const int64_t last = std::min<int64_t>(ow, (w - 1 + padding - kx) / stride + 1);
-      for (int64_t oy = 0; oy < oh; ++oy) {
-        const int64_t iy = oy * stride + ky - padding;
-        if (iy < 0 || iy >= h) continue;
-        const float* in_row = input + iy * w + kx - padding;
-        float* out_row = plane + oy * ow;
-        if (stride == 1) {
-          for (int64_t ox = first; ox < last; ++ox) out_row[ox] += value * in_row[ox];
-        } else {
-          for (int64_t ox = first; ox < last; ++ox) out_row[ox] += value * in_row[ox * stride];
-        }
-      }
-    });
-    affine_relu(plane, oh * ow, affine.scale[size_t(o)], affine.shift[size_t(o)], relu, plane);
-  }
+Vec load(const float* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
 }
 
-// Stride 1: with the input zero-padded to (in, h + 2p, w + 2p) and the
-// output computed at the padded width, output element q = oy * pw + ox
-// reads padded input q + ky * pw + kx for every (ky, kx). So each nonzero
-// weight is one contiguous axpy over the whole plane, long enough to
-// vectorize well; the last 2p columns of each output row are discarded.
-void Conv2d::forward_unit_stride(const float* x, int64_t h, int64_t w, float* y, bool relu) const {
-  const int64_t ph = h + 2 * padding, pw = w + 2 * padding, oh = output_size(h), ow = output_size(w);
-  thread_local std::vector<float> padded, wide;
-  padded.assign(size_t(in * ph * pw + kernel), 0.0f);  // + kernel: the discarded columns read past the end
+// out[q0, q0 + V * kVecFloats) of sparse_runs_sum, its V accumulators held
+// in registers while every run adds into them.
+template <int V>
+void sparse_runs_block(const float* source, const int32_t* starts, const float* values, size_t count, int64_t q0,
+                       float* out) {
+  Vec acc[V] = {};
+  for (size_t k = 0; k < count; ++k) {
+    const float* run = source + starts[k] + q0;
+    const Vec value = Vec{} + values[k];
+    for (int v = 0; v < V; ++v) acc[v] += value * load(run + v * kVecFloats);
+  }
+  std::memcpy(out + q0, acc, sizeof acc);
+}
+
+}  // namespace
+
+void sparse_runs_sum(const float* source, const int32_t* starts, const float* values, size_t count, int64_t n,
+                     float* out) {
+  constexpr int kBlockVecs = 4;
+  int64_t q = 0;
+  for (; q + kBlockVecs * kVecFloats <= n; q += kBlockVecs * kVecFloats)
+    sparse_runs_block<kBlockVecs>(source, starts, values, count, q, out);
+  for (; q < n; q += kVecFloats) sparse_runs_block<1>(source, starts, values, count, q, out);
+}
+
+// The zero-padded input (in, ph, pw) is split into stride^2 phase planes:
+// phase (a, b) of channel c holds padded[c][a + s*i][b + s*j] as a (qh, qw)
+// plane, qh = ceil(ph / s), qw = ceil(pw / s). Output (oy, ox) reads
+// padded[c][s*oy + ky][s*ox + kx] = phase (ky % s, kx % s)[oy + ky/s][ox + kx/s],
+// so with the output computed at width qw (the last qw - ow columns of each
+// row discarded), output element q = oy * qw + ox reads that phase plane at
+// q + (ky/s) * qw + kx/s. Each nonzero weight w[o][c][ky][kx] thus adds w
+// times one contiguous run of the phase planes to output plane o, whatever
+// the stride (for stride 1 the one phase is the padded input itself).
+void Conv2d::forward(const float* x, int64_t h, int64_t w, float* y, bool relu) const {
+  const int64_t s = stride, ph = h + 2 * padding, pw = w + 2 * padding;
+  const int64_t qh = (ph + s - 1) / s, qw = (pw + s - 1) / s, plane = qh * qw;
+  const int64_t oh = output_size(h), ow = output_size(w);
+  const int64_t n = (oh * qw + kVecFloats - 1) / kVecFloats * kVecFloats;
+
+  // Runs start inside the planes and are n long: n zeros past the planes
+  // keep every read in bounds.
+  thread_local std::vector<float> phases, wide;
+  phases.assign(size_t(in * s * s * plane + n), 0.0f);
   for (int64_t c = 0; c < in; ++c)
-    for (int64_t i = 0; i < h; ++i)
-      std::copy(x + (c * h + i) * w, x + (c * h + i + 1) * w, padded.begin() + (c * ph + i + padding) * pw + padding);
-  wide.resize(size_t(oh * pw));
-  // Where the plane that weight offset (c, ky, kx) reads starts in the padded
-  // input, for every offset of a row: no division in the inner loops.
-  thread_local std::vector<int64_t> start;
+    for (int64_t i = 0; i < h; ++i) {
+      const int64_t py = i + padding;
+      const float* row = x + (c * h + i) * w;
+      float* phase_rows = phases.data() + (c * s + py % s) * s * plane + py / s * qw;
+      // Input columns j, j + s, ... go to phase (j + padding) % s, one after another.
+      for (int64_t j0 = 0; j0 < std::min(s, w); ++j0) {
+        const int64_t px = j0 + padding;
+        float* dst = phase_rows + px % s * plane + px / s;
+        for (int64_t j = j0; j < w; j += s) *dst++ = row[j];
+      }
+    }
+  // Where the run of weight offset (c, ky, kx) starts.
+  thread_local std::vector<int32_t> start;
   start.resize(size_t(in * kernel * kernel));
   for (int64_t c = 0, i = 0; c < in; ++c)
     for (int64_t ky = 0; ky < kernel; ++ky)
-      for (int64_t kx = 0; kx < kernel; ++kx) start[size_t(i++)] = c * ph * pw + ky * pw + kx;
-  const int64_t n = oh * pw;
+      for (int64_t kx = 0; kx < kernel; ++kx)
+        start[size_t(i++)] = int32_t(((c * s + ky % s) * s + kx % s) * plane + ky / s * qw + kx / s);
+
+  wide.resize(size_t(n));
+  // One row's nonzeros as (run start, value), decoded once for all blocks.
+  thread_local std::vector<int32_t> row_starts;
+  thread_local std::vector<float> row_values;
+  row_starts.resize(size_t(weight.row_length()));
+  row_values.resize(size_t(weight.row_length()));
+  int32_t* const starts = row_starts.data();
+  float* const values = row_values.data();
+  const int32_t* const start_of = start.data();
   for (int64_t o = 0; o < out; ++o) {
-    float* acc = wide.data();
-    std::fill(acc, acc + n, 0.0f);
+    size_t count = 0;
     weight.for_each(o, [&](int64_t offset, float value) {
-      const float* source = padded.data() + start[size_t(offset)];
-      for (int64_t q = 0; q < n; ++q) acc[q] += value * source[q];
+      starts[count] = start_of[offset];
+      values[count++] = value;
     });
+    sparse_runs_sum(phases.data(), starts, values, count, n, wide.data());
     for (int64_t i = 0; i < oh; ++i)
-      affine_relu(acc + i * pw, ow, affine.scale[size_t(o)], affine.shift[size_t(o)], relu, y + (o * oh + i) * ow);
+      affine_relu(wide.data() + i * qw, ow, affine.scale[size_t(o)], affine.shift[size_t(o)], relu,
+                  y + (o * oh + i) * ow);
   }
 }
 

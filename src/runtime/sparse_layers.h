@@ -23,13 +23,16 @@ class SparseRows {
   // Calls f(offset, value) for each nonzero of row r, in offset order.
   template <typename F>
   void for_each(int64_t r, F f) const {
-    const uint32_t mask = (1u << index_bits_) - 1;
+    // Members read into locals once: f's stores could alias them otherwise.
+    const int bits = index_bits_;
+    const uint32_t mask = (1u << bits) - 1, begin = row_begin_[size_t(r)], end = row_begin_[size_t(r) + 1];
+    const float* const codebook = codebook_.data();
     if (!entries16_.empty()) {
-      for (uint32_t e = row_begin_[size_t(r)]; e < row_begin_[size_t(r) + 1]; ++e)
-        f(int64_t(entries16_[e] >> index_bits_), codebook_[entries16_[e] & mask]);
+      const uint16_t* const entries = entries16_.data();
+      for (uint32_t e = begin; e < end; ++e) f(int64_t(entries[e] >> bits), codebook[entries[e] & mask]);
     } else {
-      for (uint32_t e = row_begin_[size_t(r)]; e < row_begin_[size_t(r) + 1]; ++e)
-        f(int64_t(entries32_[e] >> index_bits_), codebook_[entries32_[e] & mask]);
+      const uint32_t* const entries = entries32_.data();
+      for (uint32_t e = begin; e < end; ++e) f(int64_t(entries[e] >> bits), codebook[entries[e] & mask]);
     }
   }
 
@@ -56,10 +59,14 @@ struct Conv2d {
   ChannelAffine affine;
   int64_t output_size(int64_t size) const { return (size + 2 * padding - kernel) / stride + 1; }
   void forward(const float* x, int64_t h, int64_t w, float* y, bool relu) const;
-
- private:
-  void forward_unit_stride(const float* x, int64_t h, int64_t w, float* y, bool relu) const;
 };
+
+// The convolution's inner loop: out[q] = sum over k < count of values[k] *
+// source[starts[k] + q], for q < n (a multiple of kVecFloats); it reads
+// source up to max(starts) + n.
+constexpr int64_t kVecFloats = 16;
+void sparse_runs_sum(const float* source, const int32_t* starts, const float* values, size_t count, int64_t n,
+                     float* out);
 
 // y = W x + b for one input vector, optionally ReLU.
 struct Linear {
