@@ -40,7 +40,7 @@ std::shared_ptr<Classifier> packed_model(const std::string& name, const std::str
   return model;
 }
 
-void expect_same_logits(const std::string& name, bool dense_float16) {
+void expect_same_logits(const std::string& name, bool dense_float16, int batch = 8) {
   TempDir dir;
   const std::string path = dir.file(name + ".dcz");
   auto model = packed_model(name, path, dense_float16);
@@ -52,7 +52,6 @@ void expect_same_logits(const std::string& name, bool dense_float16) {
   ASSERT_EQ(std::string(dcomp_class_name(runtime, 9)), info.class_names[9]);
 
   // Random uint8 images, normalized by both sides.
-  const int batch = 8;
   const torch::Tensor pixels =
       torch::randint(0, 256, {batch, int64_t(info.mean.size()), info.image_size, info.image_size}, torch::kUInt8);
   const torch::Tensor expected_input = normalize(pixels, info);
@@ -78,6 +77,8 @@ void expect_same_logits(const std::string& name, bool dense_float16) {
 TEST(Runtime, ResNet20MatchesLibTorch) { expect_same_logits("resnet20", false); }
 TEST(Runtime, ResNet20WithFloat16BatchNormMatchesLibTorch) { expect_same_logits("resnet20", true); }
 TEST(Runtime, LeNet300MatchesLibTorch) { expect_same_logits("lenet300", false); }
+// 70 images: one pass of 64 columns and one of 6 (in 16), feature-major.
+TEST(Runtime, LeNet300BatchesMatchLibTorch) { expect_same_logits("lenet300", false, 70); }
 TEST(Runtime, LeNet5MatchesLibTorch) { expect_same_logits("lenet5", false); }
 
 TEST(Runtime, BadFilesGiveAStatusAndAMessage) {

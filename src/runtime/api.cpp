@@ -98,10 +98,7 @@ dcomp_status dcomp_normalize(const dcomp_model* m, const uint8_t* pixels, int ba
 dcomp_status dcomp_run(const dcomp_model* m, const float* images, int batch, float* logits) {
   if (!m || !images || !logits || batch < 1) return fail(DCOMP_ERROR_ARGUMENT, "dcomp_run: bad arguments");
   try {
-    thread_local std::vector<float> scratch;  // reused across calls on this thread
-    scratch.resize(m->network->scratch_floats());
-    const int64_t image = m->input.channels * m->input.height * m->input.width, classes = m->network->classes();
-    for (int64_t b = 0; b < batch; ++b) m->network->forward(images + b * image, logits + b * classes, scratch.data());
+    m->network->forward_batch(images, m->input.channels * m->input.height * m->input.width, batch, logits);
     return DCOMP_OK;
   } catch (const std::bad_alloc&) {
     return fail(DCOMP_ERROR_MEMORY, "dcomp_run: out of memory");

@@ -154,7 +154,9 @@ class CifarResNet : public Network {
   Linear fc_;
 };
 
-// LeNet-300-100: 784-300-100-10 with ReLU (models.cpp, LeNet300).
+// LeNet-300-100: 784-300-100-10 with ReLU (models.cpp, LeNet300). Batches
+// run up to 64 images at a time, feature-major, so that each nonzero weight
+// is one vector operation over all of them (Linear::forward_columns).
 class LeNet300 : public Network {
  public:
   LeNet300(const Tensors& t, const InputSpec& input)
@@ -171,6 +173,27 @@ class LeNet300 : public Network {
     fc1_.forward(image, scratch, true);          // (300)
     fc2_.forward(scratch, scratch + 300, true);  // (100)
     fc3_.forward(scratch + 300, logits, false);
+  }
+  void forward_batch(const float* images, int64_t in, int64_t batch, float* logits) const override {
+    if (batch < kVecFloats) return Network::forward_batch(images, in, batch, logits);
+    constexpr int64_t kMaxColumns = 64;  // four 16-float accumulators per block
+    const int64_t classes = fc3_.weight.rows();
+    thread_local std::vector<float> x, h1, h2, y;
+    x.resize(size_t(in * kMaxColumns));
+    h1.resize(size_t(300 * kMaxColumns));
+    h2.resize(size_t(100 * kMaxColumns));
+    y.resize(size_t(classes * kMaxColumns));
+    for (int64_t first = 0; first < batch; first += kMaxColumns) {
+      const int64_t n = std::min(kMaxColumns, batch - first);
+      const int64_t columns = (n + kVecFloats - 1) / kVecFloats * kVecFloats;  // the rest: unused columns
+      for (int64_t j = 0; j < n; ++j)
+        for (int64_t i = 0; i < in; ++i) x[size_t(i * columns + j)] = images[(first + j) * in + i];
+      fc1_.forward_columns(x.data(), columns, h1.data(), true);
+      fc2_.forward_columns(h1.data(), columns, h2.data(), true);
+      fc3_.forward_columns(h2.data(), columns, y.data(), false);
+      for (int64_t j = 0; j < n; ++j)
+        for (int64_t c = 0; c < classes; ++c) logits[(first + j) * classes + c] = y[size_t(c * columns + j)];
+    }
   }
 
  private:
@@ -252,6 +275,12 @@ InputSpec input_spec(const dcz::Model& file) {
     if (!(v > 0)) throw Unsupported("metadata input_std must be positive");
   if (const std::string* names = file.find("class_names")) s.class_names = split(*names, ',');
   return s;
+}
+
+void Network::forward_batch(const float* images, int64_t image_floats, int64_t batch, float* logits) const {
+  thread_local std::vector<float> scratch;  // reused across calls on this thread
+  scratch.resize(scratch_floats());
+  for (int64_t b = 0; b < batch; ++b) forward(images + b * image_floats, logits + b * classes(), scratch.data());
 }
 
 std::unique_ptr<Network> build_network(const dcz::Model& file, const InputSpec& input) {

@@ -34,6 +34,10 @@ class Network {
   virtual size_t scratch_floats() const = 0;
   // Logits for one image (channels, height, width).
   virtual void forward(const float* image, float* logits, float* scratch) const = 0;
+  // Logits for `batch` images of image_floats each, one after another: by
+  // default image by image; networks whose layers gain from seeing several
+  // images at once override it.
+  virtual void forward_batch(const float* images, int64_t image_floats, int64_t batch, float* logits) const;
 };
 
 // Throws Unsupported for an unknown architecture, std::invalid_argument when

@@ -124,16 +124,11 @@ void Conv2d::forward(const float* x, int64_t h, int64_t w, float* y, bool relu) 
   thread_local std::vector<float> row_values;
   row_starts.resize(size_t(weight.row_length()));
   row_values.resize(size_t(weight.row_length()));
-  int32_t* const starts = row_starts.data();
-  float* const values = row_values.data();
   const int32_t* const start_of = start.data();
   for (int64_t o = 0; o < out; ++o) {
-    size_t count = 0;
-    weight.for_each(o, [&](int64_t offset, float value) {
-      starts[count] = start_of[offset];
-      values[count++] = value;
-    });
-    sparse_runs_sum(phases.data(), starts, values, count, n, wide.data());
+    const size_t count =
+        weight.runs(o, [&](int64_t offset) { return start_of[offset]; }, row_starts.data(), row_values.data());
+    sparse_runs_sum(phases.data(), row_starts.data(), row_values.data(), count, n, wide.data());
     for (int64_t i = 0; i < oh; ++i)
       affine_relu(wide.data() + i * qw, ow, affine.scale[size_t(o)], affine.shift[size_t(o)], relu,
                   y + (o * oh + i) * ow);
@@ -145,6 +140,22 @@ void Linear::forward(const float* x, float* y, bool relu) const {
     float sum = bias.empty() ? 0.0f : bias[size_t(o)];
     weight.for_each(o, [&](int64_t i, float value) { sum += value * x[i]; });
     y[o] = relu && sum < 0 ? 0.0f : sum;
+  }
+}
+
+// Input i of every column is one run of x, at i * columns: each nonzero
+// w[o][i] adds w times it to output row o.
+void Linear::forward_columns(const float* x, int64_t columns, float* y, bool relu) const {
+  thread_local std::vector<int32_t> row_starts;
+  thread_local std::vector<float> row_values;
+  row_starts.resize(size_t(weight.row_length()));
+  row_values.resize(size_t(weight.row_length()));
+  for (int64_t o = 0; o < weight.rows(); ++o) {
+    const size_t count =
+        weight.runs(o, [&](int64_t i) { return i * columns; }, row_starts.data(), row_values.data());
+    float* row = y + o * columns;
+    sparse_runs_sum(x, row_starts.data(), row_values.data(), count, columns, row);
+    affine_relu(row, columns, 1.0f, bias.empty() ? 0.0f : bias[size_t(o)], relu, row);
   }
 }
 

@@ -36,6 +36,18 @@ class SparseRows {
     }
   }
 
+  // Row r's nonzeros as runs for sparse_runs_sum: starts[k] = start_of(offset)
+  // and values[k] = value of the k-th nonzero; returns how many.
+  template <typename StartOf>
+  size_t runs(int64_t r, StartOf start_of, int32_t* starts, float* values) const {
+    size_t count = 0;
+    for_each(r, [&](int64_t offset, float value) {
+      starts[count] = int32_t(start_of(offset));
+      values[count++] = value;
+    });
+    return count;
+  }
+
  private:
   int64_t row_length_ = 0;
   int index_bits_ = 0;
@@ -68,11 +80,14 @@ constexpr int64_t kVecFloats = 16;
 void sparse_runs_sum(const float* source, const int32_t* starts, const float* values, size_t count, int64_t n,
                      float* out);
 
-// y = W x + b for one input vector, optionally ReLU.
+// y = W x + b, optionally ReLU: for one input vector, or for `columns`
+// vectors at once held feature-major, x (in, columns) -> y (out, columns),
+// columns a multiple of kVecFloats.
 struct Linear {
   SparseRows weight;  // (out, in)
   std::vector<float> bias;
   void forward(const float* x, float* y, bool relu) const;
+  void forward_columns(const float* x, int64_t columns, float* y, bool relu) const;
 };
 
 }  // namespace dcomp::runtime
