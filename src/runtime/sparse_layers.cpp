@@ -54,11 +54,11 @@ Vec load(const float* p) {
   return v;
 }
 
-// out[q0, q0 + V * kVecFloats) of sparse_runs_sum, its V accumulators held
-// in registers while every run adds into them.
+// out[q0, q0 + V * kVecFloats) of SparseRows::run_sum, its V accumulators
+// held in registers while every run adds into them.
 template <int V>
-void sparse_runs_block(const float* source, const int32_t* starts, const float* values, size_t count, int64_t q0,
-                       float* out) {
+void run_sum_block(const float* source, const int32_t* starts, const float* values, size_t count, int64_t q0,
+                   float* out) {
   Vec acc[V] = {};
   for (size_t k = 0; k < count; ++k) {
     const float* run = source + starts[k] + q0;
@@ -70,13 +70,24 @@ void sparse_runs_block(const float* source, const int32_t* starts, const float* 
 
 }  // namespace
 
-void sparse_runs_sum(const float* source, const int32_t* starts, const float* values, size_t count, int64_t n,
-                     float* out) {
+void SparseRows::run_sum(int64_t r, const int32_t* start_of, const float* source, int64_t n, float* out) const {
+  // The row's nonzeros as (run start, value), decoded once for all blocks.
+  thread_local std::vector<int32_t> starts;
+  thread_local std::vector<float> values;
+  starts.resize(size_t(row_length_));
+  values.resize(size_t(row_length_));
+  int32_t* const s = starts.data();
+  float* const v = values.data();
+  size_t count = 0;
+  for_each(r, [&](int64_t offset, float value) {
+    s[count] = start_of[offset];
+    v[count++] = value;
+  });
   constexpr int kBlockVecs = 4;
   int64_t q = 0;
   for (; q + kBlockVecs * kVecFloats <= n; q += kBlockVecs * kVecFloats)
-    sparse_runs_block<kBlockVecs>(source, starts, values, count, q, out);
-  for (; q < n; q += kVecFloats) sparse_runs_block<1>(source, starts, values, count, q, out);
+    run_sum_block<kBlockVecs>(source, s, v, count, q, out);
+  for (; q < n; q += kVecFloats) run_sum_block<1>(source, s, v, count, q, out);
 }
 
 // The zero-padded input (in, ph, pw) is split into stride^2 phase planes:
@@ -119,16 +130,8 @@ void Conv2d::forward(const float* x, int64_t h, int64_t w, float* y, bool relu) 
         start[size_t(i++)] = int32_t(((c * s + ky % s) * s + kx % s) * plane + ky / s * qw + kx / s);
 
   wide.resize(size_t(n));
-  // One row's nonzeros as (run start, value), decoded once for all blocks.
-  thread_local std::vector<int32_t> row_starts;
-  thread_local std::vector<float> row_values;
-  row_starts.resize(size_t(weight.row_length()));
-  row_values.resize(size_t(weight.row_length()));
-  const int32_t* const start_of = start.data();
   for (int64_t o = 0; o < out; ++o) {
-    const size_t count =
-        weight.runs(o, [&](int64_t offset) { return start_of[offset]; }, row_starts.data(), row_values.data());
-    sparse_runs_sum(phases.data(), row_starts.data(), row_values.data(), count, n, wide.data());
+    weight.run_sum(o, start.data(), phases.data(), n, wide.data());
     for (int64_t i = 0; i < oh; ++i)
       affine_relu(wide.data() + i * qw, ow, affine.scale[size_t(o)], affine.shift[size_t(o)], relu,
                   y + (o * oh + i) * ow);
@@ -146,15 +149,12 @@ void Linear::forward(const float* x, float* y, bool relu) const {
 // Input i of every column is one run of x, at i * columns: each nonzero
 // w[o][i] adds w times it to output row o.
 void Linear::forward_columns(const float* x, int64_t columns, float* y, bool relu) const {
-  thread_local std::vector<int32_t> row_starts;
-  thread_local std::vector<float> row_values;
-  row_starts.resize(size_t(weight.row_length()));
-  row_values.resize(size_t(weight.row_length()));
+  thread_local std::vector<int32_t> start;
+  start.resize(size_t(weight.row_length()));
+  for (size_t i = 0; i < start.size(); ++i) start[i] = int32_t(int64_t(i) * columns);
   for (int64_t o = 0; o < weight.rows(); ++o) {
-    const size_t count =
-        weight.runs(o, [&](int64_t i) { return i * columns; }, row_starts.data(), row_values.data());
     float* row = y + o * columns;
-    sparse_runs_sum(x, row_starts.data(), row_values.data(), count, columns, row);
+    weight.run_sum(o, start.data(), x, columns, row);
     affine_relu(row, columns, 1.0f, bias.empty() ? 0.0f : bias[size_t(o)], relu, row);
   }
 }

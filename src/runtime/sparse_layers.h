@@ -11,6 +11,9 @@
 
 namespace dcomp::runtime {
 
+// Floats per vector of the kernels: one AVX-512 register.
+constexpr int64_t kVecFloats = 16;
+
 class SparseRows {
  public:
   // A shared tensor whose first dimension is the rows: (rows, row_length).
@@ -36,17 +39,11 @@ class SparseRows {
     }
   }
 
-  // Row r's nonzeros as runs for sparse_runs_sum: starts[k] = start_of(offset)
-  // and values[k] = value of the k-th nonzero; returns how many.
-  template <typename StartOf>
-  size_t runs(int64_t r, StartOf start_of, int32_t* starts, float* values) const {
-    size_t count = 0;
-    for_each(r, [&](int64_t offset, float value) {
-      starts[count] = int32_t(start_of(offset));
-      values[count++] = value;
-    });
-    return count;
-  }
+  // out[q] = sum over row r's nonzeros (offset, value) of value *
+  // source[start_of[offset] + q], for q < n (a multiple of kVecFloats): each
+  // nonzero adds a multiple of one contiguous run of source. Reads source up
+  // to the largest start plus n.
+  void run_sum(int64_t r, const int32_t* start_of, const float* source, int64_t n, float* out) const;
 
  private:
   int64_t row_length_ = 0;
@@ -72,13 +69,6 @@ struct Conv2d {
   int64_t output_size(int64_t size) const { return (size + 2 * padding - kernel) / stride + 1; }
   void forward(const float* x, int64_t h, int64_t w, float* y, bool relu) const;
 };
-
-// The convolution's inner loop: out[q] = sum over k < count of values[k] *
-// source[starts[k] + q], for q < n (a multiple of kVecFloats); it reads
-// source up to max(starts) + n.
-constexpr int64_t kVecFloats = 16;
-void sparse_runs_sum(const float* source, const int32_t* starts, const float* values, size_t count, int64_t n,
-                     float* out);
 
 // y = W x + b, optionally ReLU: for one input vector, or for `columns`
 // vectors at once held feature-major, x (in, columns) -> y (out, columns),
