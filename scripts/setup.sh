@@ -40,6 +40,7 @@ case $mode in
   test)
     ctest --test-dir build --output-on-failure
     scripts/fuzz.sh 30  # decoder, runtime loader, round trip, from their committed corpora
+    scripts/check_libtorch2.sh build  # every LibTorch source against LibTorch 2.x headers
     ;;
   run)
     data=${DCOMP_DATA:-../shared/data/cifar-10-batches-bin}

@@ -135,6 +135,8 @@ CLI::App* add_training_command(CLI::App& app, const std::string& name, const std
   cmd->add_flag("--nesterov,!--no-nesterov", c.nesterov, "Nesterov momentum")->capture_default_str();
   cmd->add_option("--weight-decay", c.weight_decay, "L2 weight decay")->capture_default_str();
   cmd->add_option("--label-smoothing", c.label_smoothing, "Label smoothing")->capture_default_str();
+  cmd->add_option("--cutout", c.cutout, "Zero a square of this side in each training image (0: none)")
+      ->capture_default_str();
   cmd->add_flag("--bf16,!--fp32", c.bf16, "bf16 autocast or plain fp32")->capture_default_str();
   cmd->add_option("--seed", c.seed, "Seed for initialization, shuffling and augmentation")->capture_default_str();
   cmd->add_option("--validation-size", c.validation_size, "Images held out of the end of the training set")

@@ -96,4 +96,17 @@ torch::Tensor augment(const torch::Tensor& images, const DatasetInfo& info,
   return out;
 }
 
+torch::Tensor cutout(const torch::Tensor& inputs, int64_t size, torch::Generator& generator) {
+  const int64_t b = inputs.size(0), h = inputs.size(2), w = inputs.size(3);
+  const auto cpu_long = torch::TensorOptions().dtype(torch::kInt64);
+  // Square rows [cy - size/2, cy - size/2 + size), columns likewise.
+  auto top = torch::randint(0, h, {b, 1}, generator, cpu_long).sub_(size / 2).to(inputs.device());
+  auto left = torch::randint(0, w, {b, 1}, generator, cpu_long).sub_(size / 2).to(inputs.device());
+  auto rows = torch::arange(h, top.options()).view({1, h}) - top;   // (B, H): row - top
+  auto cols = torch::arange(w, left.options()).view({1, w}) - left;  // (B, W)
+  auto in_rows = rows.ge(0).logical_and(rows.lt(size)).view({b, 1, h, 1});
+  auto in_cols = cols.ge(0).logical_and(cols.lt(size)).view({b, 1, 1, w});
+  return inputs.masked_fill(in_rows.logical_and(in_cols), 0.0);
+}
+
 }  // namespace dcomp

@@ -53,4 +53,9 @@ torch::Tensor normalize(const torch::Tensor& images, const DatasetInfo& info);
 torch::Tensor augment(const torch::Tensor& images, const DatasetInfo& info,
                       torch::Generator& generator);
 
+// Cutout (DeVries & Taylor 2017) on normalized inputs (B, C, H, W): zero a
+// size x size square, clipped at the borders, centred anywhere in each image,
+// the same square in every channel. Zero is the mean pixel after normalization.
+torch::Tensor cutout(const torch::Tensor& inputs, int64_t size, torch::Generator& generator);
+
 }  // namespace dcomp

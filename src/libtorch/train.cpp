@@ -29,6 +29,7 @@ json to_json(const TrainConfig& c) {
           {"nesterov", c.nesterov},
           {"weight_decay", c.weight_decay},
           {"label_smoothing", c.label_smoothing},
+          {"cutout", c.cutout},
           {"bf16", c.bf16},
           {"seed", c.seed},
           {"validation_size", c.validation_size}};
@@ -53,6 +54,7 @@ TrainConfig train_config_from_json(const json& j) {
   merged.at("nesterov").get_to(c.nesterov);
   merged.at("weight_decay").get_to(c.weight_decay);
   merged.at("label_smoothing").get_to(c.label_smoothing);
+  merged.at("cutout").get_to(c.cutout);
   merged.at("bf16").get_to(c.bf16);
   merged.at("seed").get_to(c.seed);
   merged.at("validation_size").get_to(c.validation_size);
@@ -90,6 +92,7 @@ void validate(const TrainConfig& c) {
   if (c.momentum < 0 || c.weight_decay < 0) throw std::invalid_argument("momentum and weight decay must be >= 0");
   if (c.label_smoothing < 0 || c.label_smoothing >= 1)
     throw std::invalid_argument("label smoothing must be in [0, 1)");
+  if (c.cutout < 0) throw std::invalid_argument("cutout must be >= 0");
 }
 
 void set_learning_rate(torch::optim::SGD& optimizer, double lr) {
@@ -205,7 +208,8 @@ std::unique_ptr<torch::optim::SGD> make_optimizer(Classifier& model, const Train
 StepOutput train_step(Classifier& model, torch::optim::SGD& optimizer, const torch::Tensor& images,
                       const torch::Tensor& labels, const DatasetInfo& info, torch::Generator& generator,
                       const TrainConfig& config, const TrainHooks& hooks) {
-  const torch::Tensor inputs = normalize(augment(images, info, generator), info);
+  torch::Tensor inputs = normalize(augment(images, info, generator), info);
+  if (config.cutout > 0) inputs = cutout(inputs, config.cutout, generator);
   StepOutput out;
   {
     Bf16Autocast autocast(config.bf16, inputs.device());

@@ -28,6 +28,7 @@ struct TrainConfig {
   bool nesterov = true;
   double weight_decay = 5e-4;
   double label_smoothing = 0.0;
+  int64_t cutout = 0;  // side of the square zeroed in each training image (0: none)
   bool bf16 = true;  // bf16 autocast (CPU with AVX-512 BF16, or CUDA)
   int64_t seed = 0;
   int64_t validation_size = 5000;  // held out of the end of the training set
