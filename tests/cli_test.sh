@@ -75,6 +75,16 @@ else
   fail "sensitivity exited non-zero: $(cat "$tmp/out")"
 fi
 
+# prune, quantize and eval share their evaluation options; the split goes into the metadata.
+if "$dcomp" prune "$baseline" --model lenet300 --method percentile --amount 0.5 --split validation \
+  --validation-size 2000 --out "$tmp/pv.pt" >"$tmp/out" 2>&1; then
+  expect_json "prune --split validation records the validation top-1" "$tmp/pv.json" \
+    "'validation_top1' in r and 'test_top1' not in r and r['validation_top1'] > 0.8"
+else
+  fail "prune --split validation exited non-zero: $(cat "$tmp/out")"
+fi
+expect_error "eval has no split 'none'" "--split: none not in" "$dcomp" eval "$baseline" --model lenet300 --split none
+
 # Weight sharing to the compressed file and back.
 if "$dcomp" prune "$baseline" --model lenet300 --method percentile --amount 0.9 --split none --out "$tmp/p.pt" \
   >"$tmp/out" 2>&1 && "$dcomp" quantize "$tmp/p.pt" --model lenet300 --split none --out "$tmp/q.pt" >"$tmp/out" 2>&1 &&

@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "cli/commands.h"
-#include "libtorch/runtime_info.h"
+#include "cli/evaluation.h"
 #include "libtorch/state_dict.h"
 #include "libtorch/train.h"
 
@@ -13,22 +13,18 @@ namespace {
 
 struct EvalOptions {
   CommonOptions common;
-  std::string model = "resnet20", weights, split = "test";
-  int64_t validation_size = 5000;
-  bool per_class = false, bf16 = false;
+  SplitOptions split;
+  std::string model = "resnet20", weights;
+  bool per_class = false;
 };
 
 void run_eval(const EvalOptions& o) {
   apply_threads(o.common);
   const DatasetInfo& info = dataset_info(model_spec(o.model).dataset);
-  const torch::Device device = resolve_device(o.common.device);
   auto model = make_model(o.model);
   load_state_dict(*model, load_state_dict_file(o.weights));
-  model->to(device);
-  const DataSplits data = load_splits(info, resolve_data_dir(info, o.common.data_dir), o.validation_size);
-  const TensorDataset& set = o.split == "test" ? data.test : data.validation;
-  const EvalResult result = evaluate(*model, set, info, device, o.bf16);
-  fmt::print("{} on {} {} ({} images): top-1 {:.2f}%\n", o.weights, info.name, o.split, result.images,
+  const EvalResult result = *evaluate_on_split(*model, o.model, o.common, o.split);
+  fmt::print("{} on {} {} ({} images): top-1 {:.2f}%\n", o.weights, info.name, o.split.split, result.images,
              100 * result.top1);
   if (o.per_class)
     for (size_t c = 0; c < result.per_class.size(); ++c)
@@ -43,12 +39,8 @@ void add_eval_command(CLI::App& app) {
   add_common_options(*cmd, options->common);
   cmd->add_option("--model", options->model, "Architecture of the weights")->capture_default_str();
   cmd->add_option("weights", options->weights, "state_dict .pt (from dcomp or torch.save)")->required();
-  cmd->add_option("--split", options->split, "test or validation")->check(CLI::IsMember({"test", "validation"}))
-      ->capture_default_str();
-  cmd->add_option("--validation-size", options->validation_size, "Images held out of the training set")
-      ->capture_default_str();
+  add_split_options(*cmd, options->split, /*allow_none=*/false);
   cmd->add_flag("--per-class", options->per_class, "Also print accuracy per class");
-  cmd->add_flag("--bf16", options->bf16, "Evaluate under bf16 autocast");
   cmd->callback([options] { run_eval(*options); });
 }
 

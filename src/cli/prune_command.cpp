@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "cli/commands.h"
+#include "cli/evaluation.h"
 #include "core/atomic_file.h"
 #include "libtorch/prune.h"
 #include "libtorch/runtime_info.h"
@@ -17,26 +18,15 @@ namespace {
 
 struct PruneOptions {
   CommonOptions common;
-  std::string model = "resnet20", weights, out, targets_file, split = "test";
+  SplitOptions split;
+  std::string model = "resnet20", weights, out, targets_file;
   PruneSpec spec;
-  int64_t validation_size = 5000;
-  bool bf16 = false;
 };
 
 std::shared_ptr<Classifier> load_model(const std::string& name, const std::string& weights) {
   auto model = make_model(name);
   load_state_dict(*model, load_state_dict_file(weights));
   return model;
-}
-
-// Top-1 on the chosen split, or nothing for "none".
-std::optional<double> top1_on(Classifier& model, const std::string& model_name, const PruneOptions& o) {
-  if (o.split == "none") return std::nullopt;
-  const DatasetInfo& info = dataset_info(model_spec(model_name).dataset);
-  const DataSplits data = load_splits(info, resolve_data_dir(info, o.common.data_dir), o.validation_size);
-  const torch::Device device = resolve_device(o.common.device);
-  model.to(device);
-  return evaluate(model, o.split == "test" ? data.test : data.validation, info, device, o.bf16).top1;
 }
 
 void run_prune(PruneOptions o) {
@@ -47,8 +37,8 @@ void run_prune(PruneOptions o) {
   prune(*model, o.spec);
   const SparsityReport report = sparsity_report(*model);
   fmt::print("{}", format_table(report));
-  const std::optional<double> top1 = top1_on(*model, o.model, o);
-  if (top1) fmt::print("top-1 on {} after pruning: {:.2f}%\n", o.split, 100 * *top1);
+  const std::optional<EvalResult> eval = evaluate_on_split(*model, o.model, o.common, o.split);
+  if (eval) fmt::print("top-1 on {} after pruning: {:.2f}%\n", o.split.split, 100 * eval->top1);
   if (o.out.empty()) return;
   save_state_dict(state_dict(*model), o.out);
   nlohmann::json targets = nlohmann::json::array();
@@ -59,7 +49,7 @@ void run_prune(PruneOptions o) {
                              {"sparsity", to_json(report)},
                              {"git_commit", git_commit()},
                              {"created", utc_timestamp()}};
-  if (top1) metadata[o.split + "_top1"] = *top1;
+  if (eval) metadata[o.split.split + "_top1"] = eval->top1;
   write_file_atomic(sidecar_path(o.out), metadata.dump(2) + "\n");
 }
 
@@ -80,9 +70,7 @@ void add_prune_command(CLI::App& app) {
   cmd->add_option("--targets", o->targets_file,
                   "JSON pruning spec: {\"method\": \"layerwise\", \"targets\": [[\"layer1.*\", 0.5], ...]}")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--split", o->split, "Evaluate on test, validation or none")
-      ->check(CLI::IsMember({"test", "validation", "none"}))->capture_default_str();
-  cmd->add_option("--validation-size", o->validation_size, "Images held out of the training set")->capture_default_str();
+  add_split_options(*cmd, o->split, /*allow_none=*/true);
   cmd->add_option("--out", o->out, "Pruned state_dict .pt (metadata with the sparsity report beside it)");
   cmd->callback([o] { run_prune(*o); });
 

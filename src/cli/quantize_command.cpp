@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/evaluation.h"
 #include "core/atomic_file.h"
 #include "libtorch/coding_report.h"
 #include "libtorch/runtime_info.h"
@@ -19,10 +20,10 @@ namespace {
 
 struct QuantizeOptions {
   CommonOptions common;
-  std::string model = "resnet20", weights, out, spec_file, init = "linear", split = "test";
+  SplitOptions split;
+  std::string model = "resnet20", weights, out, spec_file, init = "linear";
   ShareSpec spec;
   std::vector<std::string> layer_bits;  // PATTERN=BITS
-  int64_t validation_size = 5000;
 };
 
 void run_quantize(QuantizeOptions o) {
@@ -42,14 +43,9 @@ void run_quantize(QuantizeOptions o) {
                layer.codebook.back());
   nlohmann::json metadata = {{"model", o.model},         {"quantized_from", o.weights}, {"weight_sharing", to_json(o.spec)},
                              {"git_commit", git_commit()}, {"created", utc_timestamp()}};
-  if (o.split != "none") {
-    const DatasetInfo& info = dataset_info(model_spec(o.model).dataset);
-    const DataSplits data = load_splits(info, resolve_data_dir(info, o.common.data_dir), o.validation_size);
-    const torch::Device device = resolve_device(o.common.device);
-    model->to(device);
-    const double top1 = evaluate(*model, o.split == "test" ? data.test : data.validation, info, device).top1;
-    fmt::print("top-1 on {} after weight sharing: {:.2f}%\n", o.split, 100 * top1);
-    metadata[o.split + "_top1"] = top1;
+  if (const auto eval = evaluate_on_split(*model, o.model, o.common, o.split)) {
+    fmt::print("top-1 on {} after weight sharing: {:.2f}%\n", o.split.split, 100 * eval->top1);
+    metadata[o.split.split + "_top1"] = eval->top1;
   }
   if (o.out.empty()) return;
   save_state_dict(state_dict(*model), o.out);
@@ -96,9 +92,7 @@ void add_quantize_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", o->spec.seed, "Seed for random and k-means++ starts")->capture_default_str();
   cmd->add_option("--spec", o->spec_file, "JSON weight-sharing spec instead of the flags")->check(CLI::ExistingFile);
-  cmd->add_option("--split", o->split, "Evaluate on test, validation or none")
-      ->check(CLI::IsMember({"test", "validation", "none"}))->capture_default_str();
-  cmd->add_option("--validation-size", o->validation_size, "Images held out of the training set")->capture_default_str();
+  add_split_options(*cmd, o->split, /*allow_none=*/true);
   cmd->add_option("--out", o->out, "Weight-shared state_dict .pt");
   cmd->callback([o] { run_quantize(*o); });
 }
