@@ -160,19 +160,19 @@ class CifarResNet : public Network {
 class LeNet300 : public Network {
  public:
   LeNet300(const Tensors& t, const InputSpec& input)
-      : fc1_(t.linear("fc1", input.channels * input.height * input.width, 300)),
-        fc2_(t.linear("fc2", 300, 100)),
-        fc3_(t.linear("fc3", 100, t.length("fc3.bias"))) {}
+      : fc1_(t.linear("fc1", input.channels * input.height * input.width, kHidden1)),
+        fc2_(t.linear("fc2", kHidden1, kHidden2)),
+        fc3_(t.linear("fc3", kHidden2, t.length("fc3.bias"))) {}
   int64_t classes() const override { return fc3_.weight.rows(); }
   size_t weight_bytes() const override {
     return fc1_.weight.bytes() + fc2_.weight.bytes() + fc3_.weight.bytes() +
            4 * (fc1_.bias.size() + fc2_.bias.size() + fc3_.bias.size());
   }
-  size_t scratch_floats() const override { return 400; }
+  size_t scratch_floats() const override { return kHidden1 + kHidden2; }
   void forward(const float* image, float* logits, float* scratch) const override {
-    fc1_.forward(image, scratch, true);          // (300)
-    fc2_.forward(scratch, scratch + 300, true);  // (100)
-    fc3_.forward(scratch + 300, logits, false);
+    fc1_.forward(image, scratch, true);
+    fc2_.forward(scratch, scratch + kHidden1, true);
+    fc3_.forward(scratch + kHidden1, logits, false);
   }
   void forward_batch(const float* images, int64_t in, int64_t batch, float* logits) const override {
     if (batch < kVecFloats) return Network::forward_batch(images, in, batch, logits);
@@ -180,8 +180,8 @@ class LeNet300 : public Network {
     const int64_t classes = fc3_.weight.rows();
     thread_local std::vector<float> x, h1, h2, y;
     x.resize(size_t(in * kMaxColumns));
-    h1.resize(size_t(300 * kMaxColumns));
-    h2.resize(size_t(100 * kMaxColumns));
+    h1.resize(size_t(kHidden1 * kMaxColumns));
+    h2.resize(size_t(kHidden2 * kMaxColumns));
     y.resize(size_t(classes * kMaxColumns));
     for (int64_t first = 0; first < batch; first += kMaxColumns) {
       const int64_t n = std::min(kMaxColumns, batch - first);
@@ -197,6 +197,7 @@ class LeNet300 : public Network {
   }
 
  private:
+  static constexpr int64_t kHidden1 = 300, kHidden2 = 100;
   Linear fc1_, fc2_, fc3_;
 };
 
