@@ -2,6 +2,10 @@
 (Debian's python3-torch), interleaved in one run, several repetitions.
 
   /usr/bin/python3 bench/compare_training.py --dcomp build/bench/train_throughput [--reps 5] [--threads 1]
+      [--python-preload /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4]
+
+dcomp links tcmalloc; plain PyTorch uses glibc malloc unless a library is
+preloaded into it with --python-preload.
 
 Prints a Markdown table of the ratio dcomp/PyTorch (min, median, max) and
 the raw figures."""
@@ -15,8 +19,9 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run(command):
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+def run(command, preload=None):
+    env = dict(os.environ, LD_PRELOAD=preload) if preload else None
+    out = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -28,6 +33,7 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--fp32", action="store_true")
+    p.add_argument("--python-preload", help="library to LD_PRELOAD into Python (an allocator, say)")
     a = p.parse_args()
     common = ["--data", a.data, "--threads", str(a.threads), "--steps", str(a.steps)] + (["--fp32"] if a.fp32 else [])
     rows = {"dcomp": [], "pytorch": []}
@@ -36,9 +42,10 @@ def main():
         order = ["dcomp", "pytorch"] if rep % 2 == 0 else ["pytorch", "dcomp"]
         for impl in order:
             cmd = [a.dcomp] + common if impl == "dcomp" else [sys.executable, os.path.join(HERE, "python_train_throughput.py")] + common
-            rows[impl].append(run(cmd))
+            rows[impl].append(run(cmd, a.python_preload if impl == "pytorch" else None))
             print(f"rep {rep + 1} {impl}: {rows[impl][-1]}", file=sys.stderr)
-    print(f"| metric ({a.threads} thread(s), {'fp32' if a.fp32 else 'bf16 autocast'}) | dcomp median | PyTorch median | ratio min | ratio median | ratio max |")
+    python = "PyTorch" + (f" ({os.path.basename(a.python_preload)})" if a.python_preload else "")
+    print(f"| metric ({a.threads} thread(s), {'fp32' if a.fp32 else 'bf16 autocast'}) | dcomp median | {python} median | ratio min | ratio median | ratio max |")
     print("|---|---|---|---|---|---|")
     for key in ["train_images_per_second", "eval_images_per_second"]:
         ours = [r[key] for r in rows["dcomp"]]

@@ -2,6 +2,7 @@
 // dcomp's own training step (the one `dcomp train` runs). Prints one JSON
 // line; bench/compare_training.py runs it against plain PyTorch.
 #include <ATen/CPUGeneratorImpl.h>
+#include <dlfcn.h>
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
     nlohmann::json result = {{"implementation", "dcomp"},
                              {"threads", threads},
                              {"bf16", config.bf16},
+                             {"allocator", dlsym(RTLD_DEFAULT, "tc_malloc") ? "tcmalloc" : "glibc malloc"},
                              {"train_images_per_second", double(steps * config.batch_size) / train_seconds},
                              {"eval_images_per_second", double(eval_images) / eval_seconds},
                              {"data_share_of_step", data_seconds / train_seconds}};

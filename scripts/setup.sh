@@ -17,6 +17,7 @@ packages=(
   libpng-dev                                 # dcomp-run reads PNG images
   libcurl4-openssl-dev libssl-dev libarchive-dev  # dcomp data download
   libopenblas0-openmp                        # fast fp32 BLAS (Debian defaults to the reference BLAS)
+  libgoogle-perftools-dev                    # tcmalloc: reuses activation buffers (docs/benchmarks.md)
   libgtest-dev                               # tests
   clang libclang-rt-14-dev                   # libFuzzer targets (scripts/fuzz.sh)
   python3-torch python3-numpy                # PyTorch interoperability tests
