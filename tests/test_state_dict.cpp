@@ -110,8 +110,9 @@ TEST_P(InteropTest, DcompRunsStateDictSavedByPython) {
   const torch::Tensor ours = model->forward(entry(load_state_dict_file(dir.file("x.pt")), "x"));
   const torch::Tensor theirs = entry(load_state_dict_file(dir.file("y.pt")), "logits");
   EXPECT_TRUE(torch::allclose(ours, theirs, 1e-4, 1e-5)) << (ours - theirs).abs().max();
-  if (GetParam() == "resnet20")
+  if (GetParam() == "resnet20") {
     EXPECT_EQ(entry(state_dict(*model), "layer2.0.bn1.num_batches_tracked").item<int64_t>(), 7);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, InteropTest, ::testing::Values("resnet20", "lenet300", "lenet5"));
