@@ -2,10 +2,12 @@
 (Debian's python3-torch), interleaved in one run, several repetitions.
 
   /usr/bin/python3 bench/compare_training.py --dcomp build/bench/train_throughput [--reps 5] [--threads 1]
-      [--python-preload /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4]
+      [--python-preload /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4] [--python-channels-last]
 
 dcomp links tcmalloc; plain PyTorch uses glibc malloc unless a library is
-preloaded into it with --python-preload.
+preloaded into it with --python-preload. dcomp's ResNet runs its activations
+channels-last; --python-channels-last gives plain PyTorch its own
+channels-last recipe too.
 
 Prints a Markdown table of the ratio dcomp/PyTorch (min, median, max) and
 the raw figures."""
@@ -34,17 +36,20 @@ def main():
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--fp32", action="store_true")
     p.add_argument("--python-preload", help="library to LD_PRELOAD into Python (an allocator, say)")
+    p.add_argument("--python-channels-last", action="store_true", help="PyTorch's model and input in channels-last layout")
     a = p.parse_args()
     common = ["--data", a.data, "--threads", str(a.threads), "--steps", str(a.steps)] + (["--fp32"] if a.fp32 else [])
+    python_flags = ["--channels-last"] if a.python_channels_last else []
     rows = {"dcomp": [], "pytorch": []}
     for rep in range(a.reps):
         # Alternate which goes first, so that drift in machine load hits both.
         order = ["dcomp", "pytorch"] if rep % 2 == 0 else ["pytorch", "dcomp"]
         for impl in order:
-            cmd = [a.dcomp] + common if impl == "dcomp" else [sys.executable, os.path.join(HERE, "python_train_throughput.py")] + common
+            cmd = [a.dcomp] + common if impl == "dcomp" else [sys.executable, os.path.join(HERE, "python_train_throughput.py")] + common + python_flags
             rows[impl].append(run(cmd, a.python_preload if impl == "pytorch" else None))
             print(f"rep {rep + 1} {impl}: {rows[impl][-1]}", file=sys.stderr)
-    python = "PyTorch" + (f" ({os.path.basename(a.python_preload)})" if a.python_preload else "")
+    notes = ([os.path.basename(a.python_preload)] if a.python_preload else []) + (["channels-last"] if a.python_channels_last else [])
+    python = "PyTorch" + (f" ({', '.join(notes)})" if notes else "")
     print(f"| metric ({a.threads} thread(s), {'fp32' if a.fp32 else 'bf16 autocast'}) | dcomp median | {python} median | ratio min | ratio median | ratio max |")
     print("|---|---|---|---|---|---|")
     for key in ["train_images_per_second", "eval_images_per_second"]:

@@ -1,9 +1,11 @@
 // Training and evaluation throughput of ResNet-20 on CIFAR-10 through
 // dcomp's own training step (the one `dcomp train` runs). Prints one JSON
-// line; bench/compare_training.py runs it against plain PyTorch.
+// line; bench/compare_training.py runs it against plain PyTorch. --trace
+// writes a Chrome trace of a few more steps (bench/profile_summary.py).
 #include <ATen/CPUGeneratorImpl.h>
 #include <dlfcn.h>
 #include <fmt/core.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -17,7 +19,8 @@ using Clock = std::chrono::steady_clock;
 int main(int argc, char** argv) {
   CLI::App app{"ResNet-20 training and evaluation images/s"};
   std::string data_dir = "../shared/data/cifar-10-batches-bin";
-  int64_t steps = 30, warmup = 5, eval_images = 5000;
+  int64_t steps = 30, warmup = 5, eval_images = 5000, trace_steps = 6;
+  std::string trace_path;
   int threads = 1;
   TrainConfig config;
   app.add_option("--data", data_dir, "CIFAR-10 directory")->capture_default_str();
@@ -27,6 +30,8 @@ int main(int argc, char** argv) {
   app.add_option("--batch-size", config.batch_size, "Images per step")->capture_default_str();
   app.add_option("--eval-images", eval_images, "Images to evaluate")->capture_default_str();
   app.add_flag("--bf16,!--fp32", config.bf16, "bf16 autocast")->capture_default_str();
+  app.add_option("--trace", trace_path, "Write a Chrome trace of --trace-steps more steps here");
+  app.add_option("--trace-steps", trace_steps, "Training steps in the trace")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     torch::set_num_threads(threads);
@@ -48,14 +53,21 @@ int main(int argc, char** argv) {
       batch.sum().item<float>();
       data_seconds += std::chrono::duration<double>(Clock::now() - start).count();
     }
-    double train_seconds = 0;
-    for (int64_t step = 0; step < warmup + steps; ++step) {
+    auto run_step = [&](int64_t step) {
       auto index = order.slice(0, step * config.batch_size, (step + 1) * config.batch_size);
-      const auto start = Clock::now();
       const StepOutput out = train_step(*model, *optimizer, data.train.images.index_select(0, index),
                                         data.train.labels.index_select(0, index), info, generator, config);
       out.loss.item<float>();  // the step is complete
+    };
+    double train_seconds = 0;
+    for (int64_t step = 0; step < warmup + steps; ++step) {
+      const auto start = Clock::now();
+      run_step(step);
       if (step >= warmup) train_seconds += std::chrono::duration<double>(Clock::now() - start).count();
+    }
+    if (!trace_path.empty()) {
+      torch::autograd::profiler::RecordProfile profile(trace_path);
+      for (int64_t step = warmup + steps; step < warmup + steps + trace_steps; ++step) run_step(step);
     }
     const auto start = Clock::now();
     evaluate(*model, data.validation.slice(0, eval_images), info, torch::kCPU, config.bf16);

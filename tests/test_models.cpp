@@ -55,3 +55,26 @@ TEST(Models, OutputShapes) {
 TEST(Models, UnknownNameIsAnError) {
   EXPECT_THROW(make_model("resnet21"), std::invalid_argument);
 }
+
+// The option-A shortcut has a hand-written backward, there so that the
+// gradient keeps the input's memory layout; it must also equal what autograd
+// derives from slicing and padding.
+TEST(Models, OptionAShortcutGradientIsSlicingsInTheInputsLayout) {
+  using torch::indexing::None;
+  using torch::indexing::Slice;
+  torch::manual_seed(0);
+  const torch::Tensor weights = torch::randn({4, 32, 4, 4});
+  for (const auto layout : {torch::MemoryFormat::Contiguous, torch::MemoryFormat::ChannelsLast}) {
+    const torch::Tensor x = torch::randn({4, 16, 8, 8}).contiguous(layout).requires_grad_(true);
+    // autograd::grad, not .grad(): accumulating into a leaf would restore x's layout itself.
+    const torch::Tensor loss = (dcomp::option_a_shortcut(x, 2, 16) * weights).sum();
+    const torch::Tensor grad = torch::autograd::grad({loss}, {x})[0];
+
+    const torch::Tensor sliced = x.index({Slice(), Slice(), Slice(None, None, 2), Slice(None, None, 2)});
+    const torch::Tensor loss_ref = (torch::constant_pad_nd(sliced, {0, 0, 0, 0, 8, 8}, 0) * weights).sum();
+    const torch::Tensor expected = torch::autograd::grad({loss_ref}, {x})[0];
+
+    EXPECT_TRUE(torch::equal(grad, expected));
+    EXPECT_TRUE(grad.is_contiguous(layout));
+  }
+}

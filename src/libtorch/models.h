@@ -15,8 +15,14 @@ struct Classifier : torch::nn::Module {
   virtual torch::Tensor forward(torch::Tensor x) = 0;
 };
 
+// The option-A shortcut of a ResNet block: x[:, :, ::stride, ::stride], then
+// `extra_channels` zero channels, half ahead of x's and the rest behind. Its
+// gradient keeps x's memory layout.
+torch::Tensor option_a_shortcut(const torch::Tensor& x, int64_t stride, int64_t extra_channels);
+
 // ResNet for CIFAR (He et al. 2015, section 4.2): depth 6n+2, three stages
 // of n BasicBlocks with 16, 32, 64 channels, option-A shortcuts.
+
 struct BasicBlockImpl : torch::nn::Module {
   BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride);
   torch::Tensor forward(torch::Tensor x);
