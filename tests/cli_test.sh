@@ -48,6 +48,10 @@ echo "not a checkpoint" >"$tmp/w.pt"
 expect_error "corrupt weights" "w.pt: not a readable PyTorch checkpoint" "$dcomp" eval "$tmp/w.pt"
 expect_error "missing weights" "nope.pt" "$dcomp" eval "$tmp/nope.pt"
 expect_error "no subcommand" "subcommand" "$dcomp"
+if ! command -v nvidia-smi >/dev/null; then  # a machine without a GPU
+  expect_error "--device cuda without CUDA" "no CUDA device is available" \
+    "$dcomp" eval --device cuda "$source_dir/models/lenet300_fmnist_baseline.pt" --model lenet300
+fi
 expect_error "bad pruning amount" "q in \[0, 1)" "$dcomp" prune "$tmp/w.pt" --method percentile --amount 1.5
 expect_error "weights of another model" "state_dict" "$dcomp" eval --model lenet5 \
   "$source_dir/models/lenet300_fmnist_baseline.pt"
