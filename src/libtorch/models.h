@@ -22,7 +22,6 @@ torch::Tensor option_a_shortcut(const torch::Tensor& x, int64_t stride, int64_t 
 
 // ResNet for CIFAR (He et al. 2015, section 4.2): depth 6n+2, three stages
 // of n BasicBlocks with 16, 32, 64 channels, option-A shortcuts.
-
 struct BasicBlockImpl : torch::nn::Module {
   BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride);
   torch::Tensor forward(torch::Tensor x);
