@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     torch::Tensor logits = torch::empty({batch, dcomp_classes(runtime)});
     torch::NoGradGuard no_grad;
     auto run_runtime = [&](int n) { dcomp_run(runtime, images.data_ptr<float>(), n, logits.data_ptr<float>()); };
-    auto run_torch = [&](Classifier& m, int n) { m.forward(images.slice(0, 0, n)); };
+    auto run_torch = [&](Model& m, int n) { m.forward(images.slice(0, 0, n)); };
 
     const uint64_t dense_bytes = 4 * uint64_t(parameter_count(*dense));
     fmt::print("{}\n", nlohmann::json{{"file", file},

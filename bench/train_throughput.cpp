@@ -11,6 +11,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "libtorch/models.h"
 #include "libtorch/train.h"
 
 using namespace dcomp;

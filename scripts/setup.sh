@@ -14,7 +14,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libfmt-dev # arguments, JSON, formatting
   zlib1g-dev                                 # gzip-compressed IDX files, CRC-32
   libzip-dev                                 # lab4_submission.zip
-  libpng-dev                                 # dcomp-run reads PNG images
+  libpng-dev libjpeg62-turbo-dev             # PNG and JPEG images (dcomp-run, image folders)
   libcurl4-openssl-dev libssl-dev libarchive-dev  # dcomp data download
   libopenblas0-openmp                        # fast fp32 BLAS (Debian defaults to the reference BLAS)
   libgoogle-perftools-dev                    # tcmalloc: reuses activation buffers (docs/benchmarks.md)
@@ -39,7 +39,7 @@ cmake --build build -j "$(nproc)"
 
 case $mode in
   test)
-    ctest --test-dir build --output-on-failure
+    ctest --test-dir build --output-on-failure -j "$(nproc)"
     scripts/fuzz.sh 30  # decoder, runtime loader, round trip, from their committed corpora
     scripts/check_libtorch2.sh build  # every LibTorch source against LibTorch 2.x headers
     ;;

@@ -240,5 +240,67 @@ else
   fail "lab2 in two parts: $(cat "$tmp/out")"
 fi
 
+# The user's own model: a TorchScript module written by plain PyTorch, on the
+# user's own images (an ImageFolder the test writes), through training,
+# pruning, weight sharing, packing and back into TorchScript that Python opens.
+"$python" "$source_dir/tests/python/image_folder.py" "$tmp/images" 12
+"$python" "$source_dir/tests/python/user_models.py" init mobilenetv2 "$tmp/user.pt" 8 2
+expect_error "TorchScript without a dataset" "give --dataset" "$dcomp" eval "$tmp/user.pt"
+expect_error "image folder without --data" "needs --data ROOT" "$dcomp" eval "$tmp/user.pt" --dataset imagefolder
+if "$dcomp" train --model "$tmp/user.pt" --dataset imagefolder --data "$tmp/images" --image-size 24 --epochs 1 \
+  --batch-size 8 --runs-dir "$tmp/runs" --out "$tmp/user_trained.pt" >"$tmp/out" 2>&1 &&
+  "$dcomp" prune "$tmp/user_trained.pt" --method percentile --amount 0.5 --data "$tmp/images" --out "$tmp/user_pruned.pt" \
+    >>"$tmp/out" 2>&1 &&
+  "$dcomp" quantize "$tmp/user_pruned.pt" --conv-bits 3 --fc-bits 3 --data "$tmp/images" --out "$tmp/user_q.pt" \
+    >>"$tmp/out" 2>&1 &&
+  "$dcomp" pack "$tmp/user_q.pt" --out "$tmp/user.dcz" >>"$tmp/out" 2>&1 &&
+  "$dcomp" unpack "$tmp/user.dcz" --like "$tmp/user_q.pt" --out "$tmp/user_unpacked.pt" >>"$tmp/out" 2>&1; then
+  pass "TorchScript through train, prune, quantize, pack and unpack"
+  grep -q "training in fp32" "$tmp/out" && pass "ReLU6 without a bf16 backward: said, and trained in fp32" ||
+    fail "no word of the bf16 fallback: $(cat "$tmp/out")"
+  expect_json "the trained module records its image folder" "$tmp/user_trained.json" \
+    "r['format'] == 'torchscript' and r['dataset'] == 'imagefolder'"
+  if "$python" -c "
+import sys, torch
+q, u = torch.jit.load(sys.argv[1]).eval(), torch.jit.load(sys.argv[2]).eval()
+x = torch.randn(3, 3, 24, 24)
+same = all(torch.equal(a, b) for a, b in zip(q.state_dict().values(), u.state_dict().values()))
+sys.exit(0 if same and torch.equal(q(x), u(x)) and q(x).shape == (3, 2) else 1)" "$tmp/user_q.pt" "$tmp/user_unpacked.pt"; then
+    pass "Python's torch.jit.load opens the unpacked module: the quantized weights, the same logits"
+  else
+    fail "the unpacked TorchScript differs from the quantized one"
+  fi
+  expect_error "unpack of TorchScript without --like" "give that module with --like" \
+    "$dcomp" unpack "$tmp/user.dcz" --out "$tmp/x.pt"
+  cat >"$tmp/user_pipeline.json" <<EOF
+{"model": "$tmp/user.pt", "data": {"dataset": "imagefolder", "image_size": 24}, "baseline": "$tmp/user_trained.pt",
+ "pruning": {"method": "percentile", "amount": 0.6, "begin_epoch": 0, "end_epoch": 1},
+ "retraining": {"epochs": 2, "batch_size": 8, "lr": 0.02, "validation_size": 4},
+ "weight_sharing": {"conv_bits": 4, "fc_bits": 4},
+ "trained_quantization": {"epochs": 1, "batch_size": 8, "lr": 0.0001, "weight_decay": 0, "validation_size": 4}}
+EOF
+  if "$dcomp" pipeline --config "$tmp/user_pipeline.json" --data "$tmp/images" --run-dir "$tmp/user_run" \
+    --results "$tmp/user_results" >"$tmp/out" 2>&1 && "$dcomp" report "$tmp/user_run" >>"$tmp/out" 2>&1; then
+    expect_json "pipeline on TorchScript: a file named after the module, 60% pruned" "$tmp/user_results/summary.json" \
+      "r['model'] == 'user' and abs(r['nonzero'] / r['total'] - 0.4) < 0.02"
+    [ -s "$tmp/user_results/user.dcz" ] && [ -s "$tmp/user_run/report.html" ] &&
+      pass "pipeline on TorchScript wrote its file and report" || fail "no user.dcz or report.html"
+    "$python" -c "import sys, torch; torch.jit.load(sys.argv[1])" "$tmp/user_run/4_trained_quantization/model.pt" &&
+      pass "the pipeline's stages save TorchScript" || fail "a stage's output is no TorchScript"
+  else
+    fail "pipeline on TorchScript: $(tail -3 "$tmp/out")"
+  fi
+  "$dcomp" eval "$tmp/user_trained.pt" --data "$tmp/images" >"$tmp/out" 2>&1 && grep -q "imagefolder" "$tmp/out" &&
+    pass "eval reads the recorded image folder settings" || fail "eval of the trained module: $(cat "$tmp/out")"
+else
+  fail "the TorchScript flow failed: $(tail -3 "$tmp/out")"
+fi
+printf 'not a png' >"$tmp/images/train/red/broken.png"
+expect_error "corrupt image" "broken.png" "$dcomp" eval "$tmp/user_trained.pt" --data "$tmp/images"
+rm "$tmp/images/train/red/broken.png"
+mkdir -p "$tmp/images/val/green" && cp "$tmp/images/val/red/000.png" "$tmp/images/val/green/"
+expect_error "a class in val only" "green: a class that the training folder does not have" \
+  "$dcomp" eval "$tmp/user_trained.pt" --data "$tmp/images"
+
 echo "cli: $passes passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -30,12 +30,12 @@ TEST(CompressedModel, PackGivesBackTheSharedWeightsBitForBit) {
   ShareSpec spec;
   spec.conv_bits = 3;
   share_weights(*model, spec);
-  const StateDict before = state_dict(*model);
+  const StateDict before = model->state_dict();
   TempDir dir;
   for (dcz::Storage dense : {dcz::Storage::kFloat32, dcz::Storage::kFloat16}) {
     auto copy = make_model("resnet20");
     load_state_dict(*copy, before);
-    const FileReport report = pack(*copy, "resnet20", dir.file("m.dcz"), dense);
+    const FileReport report = pack(*copy, dir.file("m.dcz"), dense);
     const dcz::Model file = dcz::read(dir.file("m.dcz"));
     EXPECT_EQ(*file.find("model"), "resnet20");
     const StateDict after = expanded_state_dict(file);

@@ -18,7 +18,7 @@ TEST(Models, LeNetParameterCounts) {
 }
 
 TEST(Models, ResNet20StateDictNamesMatchPyTorch) {
-  const dcomp::StateDict sd = dcomp::state_dict(*make_model("resnet20"));
+  const dcomp::StateDict sd = make_model("resnet20")->state_dict();
   std::vector<std::string> expected = {"conv1.weight"};
   const char* bn[] = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"};
   for (const char* b : bn) expected.push_back(std::string("bn1.") + b);

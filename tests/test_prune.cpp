@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "libtorch/models.h"
 #include "libtorch/prune.h"
 #include "libtorch/state_dict.h"
 #include "small_data.h"
@@ -37,7 +38,7 @@ int64_t zeros(const torch::Tensor& t) { return t.numel() - t.count_nonzero().ite
 
 TEST(Prune, PrunableWeightsAreConvAndLinearWeightsOnly) {
   auto model = make_model("resnet20");
-  const auto layers = prunable_weights(*model);
+  const auto layers = model->prunable_weights();
   ASSERT_EQ(layers.size(), 20u);  // 19 convolutions and the classifier
   EXPECT_EQ(layers.front().name, "conv1.weight");
   EXPECT_EQ(layers.front().kind, "conv");
@@ -58,7 +59,7 @@ TEST(Prune, ZeroAmountPrunesNothingButExactZeros) {
     auto model = make_model("lenet5");
     {
       torch::NoGradGuard no_grad;
-      prunable_weights(*model)[1].weight.view(-1).slice(0, 0, 100).zero_();  // 100 exact zeros
+      model->prunable_weights()[1].weight.view(-1).slice(0, 0, 100).zero_();  // 100 exact zeros
     }
     const SparsityReport before = sparsity_report(*model);
     prune(*model, {method, 0.0, {}});
@@ -80,10 +81,10 @@ TEST(Prune, StdPrunesBelowSTimesStd) {
   torch::manual_seed(4);
   auto model = make_model("lenet300");
   std::vector<double> thresholds;
-  for (const LayerWeight& l : prunable_weights(*model)) thresholds.push_back(1.0 * reference_std(l.weight));
-  auto original = state_dict(*model);
+  for (const LayerWeight& l : model->prunable_weights()) thresholds.push_back(1.0 * reference_std(l.weight));
+  auto original = model->state_dict();
   prune(*model, {"std", 1.0, {}});
-  const auto layers = prunable_weights(*model);
+  const auto layers = model->prunable_weights();
   for (size_t i = 0; i < layers.size(); ++i) {
     auto before = std::find_if(original.begin(), original.end(), [&](auto& e) { return e.first == layers[i].name; })->second;
     auto expected = before * before.abs().ge(thresholds[i]).to(torch::kFloat32);
@@ -95,12 +96,12 @@ TEST(Prune, GlobalUsesOneThresholdAcrossLayers) {
   torch::manual_seed(5);
   auto model = make_model("lenet300");
   std::vector<torch::Tensor> all;
-  for (const LayerWeight& l : prunable_weights(*model)) all.push_back(l.weight.detach().abs().flatten());
+  for (const LayerWeight& l : model->prunable_weights()) all.push_back(l.weight.detach().abs().flatten());
   const double t = reference_quantile(torch::cat(all).slice(0, 0, 1000000), 0.6);
   prune(*model, {"global", 0.6, {}});
   const SparsityReport r = sparsity_report(*model);
   EXPECT_NEAR(1.0 - double(r.prunable_nonzeros) / double(r.prunable_weights), 0.6, 1e-4);
-  for (const LayerWeight& l : prunable_weights(*model)) {
+  for (const LayerWeight& l : model->prunable_weights()) {
     auto kept = l.weight.detach().abs();
     EXPECT_GE(kept.masked_select(kept.ne(0)).min().item<double>(), t - 1e-7) << l.name;
   }
@@ -159,13 +160,13 @@ TEST(MaskedRetraining, KeepsZerosAndRecoversAccuracy) {
   prune(*model, {"percentile", 0.95, {}});
   const double pruned = evaluate(*model, data->validation, info, torch::kCPU).top1;
   std::vector<torch::Tensor> zero_before;
-  for (const LayerWeight& l : prunable_weights(*model)) zero_before.push_back(l.weight.eq(0).clone());
+  for (const LayerWeight& l : model->prunable_weights()) zero_before.push_back(l.weight.eq(0).clone());
 
   const Masks masks = Masks::from_zeros(*model);
   train(*model, quick(2, 0.01), *data, info, torch::kCPU, {dir.file("retrain")}, masks.training_hooks());
   const double retrained = evaluate(*model, data->validation, info, torch::kCPU).top1;
 
-  const auto layers = prunable_weights(*model);
+  const auto layers = model->prunable_weights();
   for (size_t i = 0; i < layers.size(); ++i)
     EXPECT_TRUE(torch::equal(layers[i].weight.eq(0), zero_before[i])) << layers[i].name;
   EXPECT_LT(pruned, dense - 0.05) << "95% pruning should cost accuracy before retraining";
@@ -182,9 +183,9 @@ TEST(MaskedRetraining, WithoutMasksZerosAreRevived) {
   torch::manual_seed(0);
   auto model = make_model("lenet300");
   prune(*model, {"percentile", 0.9, {}});
-  const int64_t zero_count = zeros(prunable_weights(*model)[0].weight);
+  const int64_t zero_count = zeros(model->prunable_weights()[0].weight);
   train(*model, quick(1, 0.01), *data, dataset_info("fmnist"), torch::kCPU, {dir.str()});
-  EXPECT_LT(zeros(prunable_weights(*model)[0].weight), zero_count / 10);
+  EXPECT_LT(zeros(model->prunable_weights()[0].weight), zero_count / 10);
 }
 
 TEST(PruneSchedule, CubicRisesFastThenLevelsOff) {

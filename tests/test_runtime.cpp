@@ -17,17 +17,16 @@ using dcomp::testing::TempDir;
 namespace {
 
 // A random weight-shared model with random BN statistics, packed to `path`.
-std::shared_ptr<Classifier> packed_model(const std::string& name, const std::string& path, bool dense_float16) {
+std::unique_ptr<Model> packed_model(const std::string& name, const std::string& path, bool dense_float16) {
   torch::manual_seed(1);
   auto model = make_model(name);
   {
     torch::NoGradGuard no_grad;
-    for (auto& p : model->named_parameters())
-      if (p.key().find("bn") != std::string::npos || p.key().find("bias") != std::string::npos)
-        p.value().uniform_(-0.5, 1.5);
-    for (auto& b : model->named_buffers()) {
-      if (b.key().find("running_mean") != std::string::npos) b.value().uniform_(-0.3, 0.3);
-      if (b.key().find("running_var") != std::string::npos) b.value().uniform_(0.5, 2.0);
+    for (auto& [name, tensor] : model->state_dict()) {
+      const auto has = [&name](const char* part) { return name.find(part) != std::string::npos; };
+      if (has("running_mean")) tensor.uniform_(-0.3, 0.3);
+      else if (has("running_var")) tensor.uniform_(0.5, 2.0);
+      else if ((has("bn") || has("bias")) && tensor.is_floating_point()) tensor.uniform_(-0.5, 1.5);
     }
   }
   prune(*model, {"percentile", 0.7, {}});
@@ -35,7 +34,7 @@ std::shared_ptr<Classifier> packed_model(const std::string& name, const std::str
   spec.conv_bits = 4;
   spec.fc_bits = 5;
   share_weights(*model, spec);
-  pack(*model, name, path, dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32);  // model = the file
+  pack(*model, path, dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32);  // model = the file
   model->eval();
   return model;
 }

@@ -20,9 +20,9 @@ torch::Tensor entry(const StateDict& sd, const std::string& name) {
 }
 
 // Gives every parameter and BN statistic a distinct random value.
-void randomize(torch::nn::Module& model) {
+void randomize(Model& model) {
   torch::NoGradGuard no_grad;
-  for (auto& [name, tensor] : state_dict(model)) {
+  for (auto& [name, tensor] : model.state_dict()) {
     if (tensor.is_floating_point())
       tensor.copy_(name.find("running_var") != std::string::npos ? torch::rand_like(tensor) + 0.5
                                                                   : torch::randn_like(tensor) * 0.2);
@@ -39,9 +39,9 @@ TEST(StateDict, RoundTripIsExact) {
   TempDir dir;
   auto model = make_model("resnet20");
   randomize(*model);
-  save_state_dict(state_dict(*model), dir.file("m.pt"));
+  save_state_dict(model->state_dict(), dir.file("m.pt"));
   const StateDict loaded = load_state_dict_file(dir.file("m.pt"));
-  const StateDict original = state_dict(*model);
+  const StateDict original = model->state_dict();
   ASSERT_EQ(loaded.size(), original.size());
   for (size_t i = 0; i < loaded.size(); ++i) {
     EXPECT_EQ(loaded[i].first, original[i].first);
@@ -52,13 +52,13 @@ TEST(StateDict, RoundTripIsExact) {
 
 TEST(StateDict, StrictLoadRejectsMismatches) {
   auto model = make_model("lenet300");
-  StateDict sd = state_dict(*make_model("lenet300"));
+  StateDict sd = make_model("lenet300")->state_dict();
   sd.pop_back();
   EXPECT_THROW(load_state_dict(*model, sd), std::runtime_error);
-  sd = state_dict(*make_model("lenet300"));
+  sd = make_model("lenet300")->state_dict();
   sd.emplace_back("extra.weight", torch::zeros({1}));
   EXPECT_THROW(load_state_dict(*model, sd), std::runtime_error);
-  sd = state_dict(*make_model("lenet5"));
+  sd = make_model("lenet5")->state_dict();
   EXPECT_THROW(load_state_dict(*model, sd), std::runtime_error);
 }
 
@@ -68,7 +68,7 @@ TEST(StateDict, BadFilesGiveErrors) {
   std::ofstream(dir.file("junk.pt")) << "this is not a zip archive";
   EXPECT_THROW(load_state_dict_file(dir.file("junk.pt")), std::runtime_error);
   // A valid archive, truncated.
-  save_state_dict(state_dict(*make_model("lenet300")), dir.file("ok.pt"));
+  save_state_dict(make_model("lenet300")->state_dict(), dir.file("ok.pt"));
   std::ifstream in(dir.file("ok.pt"), std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), {});
   std::ofstream(dir.file("cut.pt"), std::ios::binary) << bytes.substr(0, bytes.size() / 2);
@@ -85,7 +85,7 @@ TEST_P(InteropTest, PythonRunsWeightsSavedByDcomp) {
   model->eval();
   const bool cifar = GetParam().rfind("resnet", 0) == 0;
   auto x = cifar ? torch::randn({4, 3, 32, 32}) : torch::randn({4, 1, 28, 28});
-  save_state_dict(state_dict(*model), dir.file("w.pt"));
+  save_state_dict(model->state_dict(), dir.file("w.pt"));
   save_state_dict({{"x", x}}, dir.file("x.pt"));
   ASSERT_EQ(run_reference("run " + GetParam() + " " + dir.file("w.pt") + " " + dir.file("x.pt") + " " +
                           dir.file("y.pt")),
@@ -111,7 +111,7 @@ TEST_P(InteropTest, DcompRunsStateDictSavedByPython) {
   const torch::Tensor theirs = entry(load_state_dict_file(dir.file("y.pt")), "logits");
   EXPECT_TRUE(torch::allclose(ours, theirs, 1e-4, 1e-5)) << (ours - theirs).abs().max();
   if (GetParam() == "resnet20") {
-    EXPECT_EQ(entry(state_dict(*model), "layer2.0.bn1.num_batches_tracked").item<int64_t>(), 7);
+    EXPECT_EQ(entry(model->state_dict(), "layer2.0.bn1.num_batches_tracked").item<int64_t>(), 7);
   }
 }
 

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/datasets.h"
+#include "libtorch/models.h"
 #include "libtorch/state_dict.h"
 #include "libtorch/train.h"
 #include "small_data.h"
@@ -14,16 +15,8 @@ using dcomp::testing::TempDir;
 
 namespace {
 
-// A small CIFAR-shaped problem: the class is which of ten fixed patterns,
-// plus noise, the image shows.
 DataSplits synthetic_cifar(int64_t n) {
-  torch::manual_seed(5);
-  auto patterns = torch::randint(0, 256, {10, 3, 32, 32}, torch::kInt64);
-  auto labels = torch::randint(0, 10, {n}, torch::kInt64);
-  auto images = (patterns.index_select(0, labels) + torch::randint(-40, 41, {n, 3, 32, 32}, torch::kInt64))
-                    .clamp(0, 255)
-                    .to(torch::kUInt8);
-  TensorDataset all{images, labels};
+  const TensorDataset all = dcomp::testing::pattern_images(n);
   return {all.slice(0, n * 3 / 4), all.slice(n * 3 / 4, n), all.slice(n * 3 / 4, n)};
 }
 
@@ -57,7 +50,7 @@ TEST(Train, ResumeMatchesUninterruptedRun) {
       train(*resumed, small_config("resnet20", 2), data, info, torch::kCPU, {dir.file("resumed"), true});
 
   ASSERT_EQ(result.epochs.size(), 2u);
-  const StateDict a = state_dict(*straight), b = state_dict(*resumed);
+  const StateDict a = straight->state_dict(), b = resumed->state_dict();
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "libtorch/data.h"
 #include "libtorch/json_file.h"  // read_json_file, used by most commands
 
 namespace dcomp::cli {
@@ -14,6 +15,7 @@ namespace dcomp::cli {
 // Options every command that touches data or a device takes.
 struct CommonOptions {
   std::string data_dir;  // empty: $DCOMP_DATA, then the dataset's default
+  DataSource source;     // --dataset and the image-folder options
   std::string device = "auto";
   int threads = 0;  // 0: LibTorch's default
 };

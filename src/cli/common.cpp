@@ -8,7 +8,20 @@
 namespace dcomp::cli {
 
 void add_common_options(CLI::App& command, CommonOptions& options) {
-  command.add_option("--data", options.data_dir, "Dataset directory (default: $DCOMP_DATA, then the dataset's default)");
+  command.add_option("--data", options.data_dir,
+                     "Dataset directory (default: $DCOMP_DATA, then the dataset's default); for an image folder "
+                     "ROOT with ROOT/train/<class>/*.png|*.jpg (and ROOT/val, ROOT/test if there)");
+  DataSource& s = options.source;
+  command.add_option("--dataset", s.dataset, "cifar10, fmnist or imagefolder (default: what the model was trained on)")
+      ->check(CLI::IsMember({"cifar10", "fmnist", "imagefolder"}));
+  command.add_option("--image-size", s.image_size, "imagefolder: resize the shorter side to this, then centre-crop")
+      ->capture_default_str();
+  command.add_option("--mean", s.mean, "imagefolder: per-channel mean (1 or 3 values; default ImageNet's)")
+      ->delimiter(',');
+  command.add_option("--std", s.std, "imagefolder: per-channel std")->delimiter(',');
+  command.add_option("--crop-padding", s.crop_padding, "imagefolder: random-crop padding (default image size / 8)");
+  command.add_flag("--flip,!--no-flip", s.horizontal_flip, "imagefolder: random horizontal flips in training")
+      ->capture_default_str();
   command.add_option("--device", options.device, "cpu, cuda or auto")->check(CLI::IsMember({"cpu", "cuda", "auto"}))
       ->capture_default_str();
   command.add_option("--threads", options.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);

@@ -1,11 +1,11 @@
-// dcomp eval: top-1 of a saved state_dict on the test (or validation) set.
+// dcomp eval: top-1 of a saved model on the test (or validation) set.
 #include <fmt/core.h>
 
 #include <memory>
 
 #include "cli/commands.h"
 #include "cli/evaluation.h"
-#include "libtorch/state_dict.h"
+#include "cli/model_io.h"
 #include "libtorch/train.h"
 
 namespace dcomp::cli {
@@ -20,10 +20,9 @@ struct EvalOptions {
 
 void run_eval(const EvalOptions& o) {
   apply_threads(o.common);
-  const DatasetInfo& info = dataset_info(model_spec(o.model).dataset);
-  auto model = make_model(o.model);
-  load_state_dict(*model, load_state_dict_file(o.weights));
-  const EvalResult result = *evaluate_on_split(*model, o.model, o.common, o.split);
+  auto model = load_model(o.weights, o.model);
+  const EvalResult result = *evaluate_on_split(*model, o.common, o.split);
+  const DatasetInfo info = *model->data();
   fmt::print("{} on {} {} ({} images): top-1 {:.2f}%\n", o.weights, info.name, o.split.split, result.images,
              100 * result.top1);
   if (o.per_class)
@@ -35,10 +34,12 @@ void run_eval(const EvalOptions& o) {
 
 void add_eval_command(CLI::App& app) {
   auto options = std::make_shared<EvalOptions>();
-  CLI::App* cmd = app.add_subcommand("eval", "Top-1 accuracy of a state_dict .pt");
+  CLI::App* cmd = app.add_subcommand("eval", "Top-1 accuracy of a model (TorchScript or state_dict .pt)");
   add_common_options(*cmd, options->common);
-  cmd->add_option("--model", options->model, "Architecture of the weights")->capture_default_str();
-  cmd->add_option("weights", options->weights, "state_dict .pt (from dcomp or torch.save)")->required();
+  cmd->add_option("--model", options->model, "Architecture of a state_dict (not needed for TorchScript)")
+      ->capture_default_str();
+  cmd->add_option("weights", options->weights, "TorchScript module, or a state_dict .pt (from dcomp or torch.save)")
+      ->required();
   add_split_options(*cmd, options->split, /*allow_none=*/false);
   cmd->add_flag("--per-class", options->per_class, "Also print accuracy per class");
   cmd->callback([options] { run_eval(*options); });

@@ -1,5 +1,6 @@
 #include "cli/evaluation.h"
 
+#include "cli/model_io.h"
 #include "libtorch/runtime_info.h"
 
 namespace dcomp::cli {
@@ -15,11 +16,10 @@ void add_split_options(CLI::App& command, SplitOptions& options, bool allow_none
   command.add_flag("--bf16", options.bf16, "Evaluate under bf16 autocast");
 }
 
-std::optional<EvalResult> evaluate_on_split(Classifier& model, const std::string& model_name,
-                                            const CommonOptions& common, const SplitOptions& options) {
+std::optional<EvalResult> evaluate_on_split(Model& model, const CommonOptions& common, const SplitOptions& options) {
   if (options.split == "none") return std::nullopt;
-  const DatasetInfo& info = dataset_info(model_spec(model_name).dataset);
-  const DataSplits data = load_splits(info, resolve_data_dir(info, common.data_dir), options.validation_size);
+  const DatasetInfo info = model_data(model, common);
+  const DataSplits data = load_data(info, common, options.validation_size);
   const torch::Device device = resolve_device(common.device);
   model.to(device);
   return evaluate(model, options.split == "test" ? data.test : data.validation, info, device, options.bf16);

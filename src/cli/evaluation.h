@@ -18,7 +18,6 @@ struct SplitOptions {
 void add_split_options(CLI::App& command, SplitOptions& options, bool allow_none);
 
 // `model` (moved to the device) on its dataset's chosen split; nothing for "none".
-std::optional<EvalResult> evaluate_on_split(Classifier& model, const std::string& model_name,
-                                            const CommonOptions& common, const SplitOptions& options);
+std::optional<EvalResult> evaluate_on_split(Model& model, const CommonOptions& common, const SplitOptions& options);
 
 }  // namespace dcomp::cli

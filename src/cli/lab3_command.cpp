@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "core/atomic_file.h"
 #include "libtorch/compressed_model.h"
+#include "libtorch/models.h"
 #include "libtorch/prune.h"
 #include "libtorch/runtime_info.h"
 #include "libtorch/seed_artifacts.h"
@@ -45,12 +46,12 @@ struct Lab3 {
   DataSplits data;
   StateDict pruned;
 
-  std::shared_ptr<Classifier> pruned_model() const {
+  std::unique_ptr<Model> pruned_model() const {
     auto model = make_model(o.model);
     load_state_dict(*model, pruned);
     return model;
   }
-  double test_top1(Classifier& model) const {
+  double test_top1(Model& model) const {
     model.to(device);
     return evaluate(model, data.test, info, device).top1;
   }
@@ -63,18 +64,18 @@ ShareSpec uniform_spec(int bits, KMeansInit init) {
   return spec;
 }
 
-void write_histograms(const Lab3& lab, Classifier& quantized) {
+void write_histograms(const Lab3& lab, Model& quantized) {
   auto pruned = lab.pruned_model();
   for (const LayerPlot& plot : weight_histograms(*pruned, quantized, "after trained quantization"))
     write_file_atomic((fs::path(lab.o.out_dir) / "histograms" / (plot.layer + ".svg")).string(), plot.svg);
 }
 
 // Everything the homework asks at one bit width, written beside the tables.
-json write_artifact_outputs(const Lab3& lab, Classifier& quantized) {
+json write_artifact_outputs(const Lab3& lab, Model& quantized) {
   write_histograms(lab, quantized);
   const fs::path dir = fs::path(lab.o.out_dir) / "artifacts";
   write_seed_artifacts(dir.string(), lab.o.model, load_state_dict_file(lab.o.baseline), lab.pruned, quantized);
-  const FileReport file = pack(quantized, lab.o.model, (dir / (lab.o.model + ".dcz")).string());
+  const FileReport file = pack(quantized, (dir / (lab.o.model + ".dcz")).string());
   fmt::print("{}", format_table(file));
   return to_json(file);
 }

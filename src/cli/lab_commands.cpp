@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "core/atomic_file.h"
 #include "libtorch/progress.h"
+#include "libtorch/models.h"
 #include "libtorch/prune.h"
 #include "libtorch/runtime_info.h"
 #include "libtorch/state_dict.h"
@@ -139,7 +140,7 @@ json run_setting(const LabOptions& o, const PruneSpec& spec, const StateDict& ba
   auto model = make_model(o.model);
   load_state_dict(*model, baseline);
   prune(*model, spec);
-  const bool pruned_nothing = same_weights(state_dict(*model), baseline);
+  const bool pruned_nothing = same_weights(model->state_dict(), baseline);
   model->to(device);
   json entry = {{"method", spec.method},
                 {"amount", spec.amount},
@@ -160,7 +161,7 @@ json run_setting(const LabOptions& o, const PruneSpec& spec, const StateDict& ba
     run.resume = fs::exists(fs::path(run.run_dir) / "checkpoint.pt");
     const Masks masks = Masks::from_zeros(*model);
     const TrainResult result = train(*model, config, data, info, device, run, masks.training_hooks());
-    save_state_dict(state_dict(*model), (fs::path(run.run_dir) / "retrained.pt").string());  // for Lab 3
+    save_state_dict(model->state_dict(), (fs::path(run.run_dir) / "retrained.pt").string());  // for Lab 3
     entry["test_top1_after_retraining"] = evaluate(*model, data.test, info, device).top1;
     entry["validation_top1_after_retraining"] = result.epochs.back().validation_top1;
     entry["retraining_wall_seconds"] = result.wall_seconds;

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/model_io.h"
 #include "libtorch/pipeline.h"
 #include "libtorch/runtime_info.h"
 
@@ -37,9 +38,11 @@ void run_pipeline_command(const PipelineOptions& o) {
   const PipelineConfig config = pipeline_config_from_json(read_json_file(o.config_file));
   const std::string run_dir =
       o.run_dir.empty() ? (fs::path("runs") / fs::path(o.config_file).stem()).string() : o.run_dir;
-  const DatasetInfo& info = dataset_info(model_spec(config.model).dataset);
-  const DataSplits data =
-      load_splits(info, resolve_data_dir(info, o.common.data_dir), config.retraining.validation_size);
+  // The config's data, else --dataset, else what the model records.
+  CommonOptions common = o.common;
+  if (!config.data.dataset.empty()) common.source = config.data;
+  const DatasetInfo info = model_data(*open_model(config.model), common);
+  const DataSplits data = load_data(info, common, config.retraining.validation_size);
   const nlohmann::json s =
       run_pipeline(config, {run_dir, o.from, invocation()}, data, info, resolve_device(o.common.device));
   fmt::print("{}: top-1 {:.2f}% -> {:.2f}%, {:.1f}x by the seed's formula, {:.1f}x by file size ({} bytes)\n",
@@ -47,7 +50,7 @@ void run_pipeline_command(const PipelineOptions& o) {
              s["compression_formula"].get<double>(), s["compression_file"].get<double>(),
              s["file_bytes"].get<uint64_t>());
   if (!o.results.empty()) {
-    copy_results(run_dir, config.model, o.results);
+    copy_results(run_dir, model_name(config), o.results);
     fmt::print("results in {}\n", o.results);
   }
 }

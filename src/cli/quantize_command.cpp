@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/evaluation.h"
+#include "cli/model_io.h"
 #include "core/atomic_file.h"
 #include "libtorch/coding_report.h"
 #include "libtorch/runtime_info.h"
@@ -22,6 +23,7 @@ struct QuantizeOptions {
   CommonOptions common;
   SplitOptions split;
   std::string model = "resnet20", weights, out, spec_file, init = "linear";
+  bool as_state_dict = false;
   ShareSpec spec;
   std::vector<std::string> layer_bits;  // PATTERN=BITS
 };
@@ -35,20 +37,19 @@ void run_quantize(QuantizeOptions o) {
     if (eq == std::string::npos) throw std::invalid_argument("--layer-bits takes PATTERN=BITS, not '" + item + "'");
     o.spec.layer_bits.emplace_back(item.substr(0, eq), std::stoi(item.substr(eq + 1)));
   }
-  auto model = make_model(o.model);
-  load_state_dict(*model, load_state_dict_file(o.weights));
+  auto model = load_model(o.weights, o.model);
   const std::vector<SharedLayer> shared = share_weights(*model, o.spec);
   for (const SharedLayer& layer : shared)
     fmt::print("{:<26} {} bits, codebook [{:.4f} .. {:.4f}]\n", layer.name, layer.bits, layer.codebook.front(),
                layer.codebook.back());
   nlohmann::json metadata = {{"model", o.model},         {"quantized_from", o.weights}, {"weight_sharing", to_json(o.spec)},
                              {"git_commit", git_commit()}, {"created", utc_timestamp()}};
-  if (const auto eval = evaluate_on_split(*model, o.model, o.common, o.split)) {
+  if (const auto eval = evaluate_on_split(*model, o.common, o.split)) {
     fmt::print("top-1 on {} after weight sharing: {:.2f}%\n", o.split.split, 100 * eval->top1);
     metadata[o.split.split + "_top1"] = eval->top1;
   }
   if (o.out.empty()) return;
-  save_state_dict(state_dict(*model), o.out);
+  save_model(*model, o.out, o.as_state_dict);
   write_file_atomic(sidecar_path(o.out), metadata.dump(2) + "\n");
 }
 
@@ -57,13 +58,12 @@ struct HuffmanOptions {
 };
 
 void run_huffman(const HuffmanOptions& o) {
-  auto model = make_model(o.model);
-  load_state_dict(*model, load_state_dict_file(o.weights));
+  auto model = load_model(o.weights, o.model);
   const std::vector<SharedLayer> layers = shared_layers_from_values(*model);
   const CodingReport report = huffman_report(layers);
   fmt::print("{}", format_table(report));
   if (!o.json_out.empty()) write_file_atomic(o.json_out, to_json(report).dump(2) + "\n");
-  if (!o.artifacts.empty()) write_coding_artifacts(o.artifacts, o.model, layers, report);
+  if (!o.artifacts.empty()) write_coding_artifacts(o.artifacts, model_label(*model, o.weights), layers, report);
 }
 
 }  // namespace
@@ -71,8 +71,8 @@ void run_huffman(const HuffmanOptions& o) {
 void add_huffman_command(CLI::App& app) {
   auto o = std::make_shared<HuffmanOptions>();
   CLI::App* cmd = app.add_subcommand("huffman", "Huffman coding of a weight-shared model's indices: bits per weight");
-  cmd->add_option("weights", o->weights, "Weight-shared state_dict .pt (from dcomp quantize)")->required();
-  cmd->add_option("--model", o->model, "Architecture")->check(CLI::IsMember(model_names()))->capture_default_str();
+  cmd->add_option("weights", o->weights, "Weight-shared model (from dcomp quantize)")->required();
+  cmd->add_option("--model", o->model, "Architecture of a state_dict")->capture_default_str();
   cmd->add_option("--json", o->json_out, "Write the report as JSON");
   cmd->add_option("--artifacts", o->artifacts, "Write codebook, huffman_encoding and huffman_freq .npy files here");
   cmd->callback([o] { run_huffman(*o); });
@@ -82,8 +82,8 @@ void add_quantize_command(CLI::App& app) {
   auto o = std::make_shared<QuantizeOptions>();
   CLI::App* cmd = app.add_subcommand("quantize", "Weight sharing: k-means over each layer's nonzero weights");
   add_common_options(*cmd, o->common);
-  cmd->add_option("weights", o->weights, "state_dict .pt (pruned or not)")->required();
-  cmd->add_option("--model", o->model, "Architecture")->check(CLI::IsMember(model_names()))->capture_default_str();
+  cmd->add_option("weights", o->weights, "Model (pruned or not): TorchScript, or a state_dict .pt of --model")->required();
+  cmd->add_option("--model", o->model, "Architecture of a state_dict")->capture_default_str();
   cmd->add_option("--conv-bits", o->spec.conv_bits, "Bits per conv weight (2^bits shared values)")
       ->check(CLI::Range(1, 8))->capture_default_str();
   cmd->add_option("--fc-bits", o->spec.fc_bits, "Bits per fc weight")->check(CLI::Range(1, 8))->capture_default_str();
@@ -93,7 +93,8 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--seed", o->spec.seed, "Seed for random and k-means++ starts")->capture_default_str();
   cmd->add_option("--spec", o->spec_file, "JSON weight-sharing spec instead of the flags")->check(CLI::ExistingFile);
   add_split_options(*cmd, o->split, /*allow_none=*/true);
-  cmd->add_option("--out", o->out, "Weight-shared state_dict .pt");
+  cmd->add_option("--out", o->out, "Weight-shared model, in the input's format");
+  add_state_dict_flag(*cmd, o->as_state_dict);
   cmd->callback([o] { run_quantize(*o); });
 }
 

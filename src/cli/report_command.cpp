@@ -9,7 +9,7 @@
 
 #include "cli/commands.h"
 #include "core/atomic_file.h"
-#include "libtorch/models.h"
+#include "libtorch/model_file.h"
 #include "libtorch/pipeline.h"
 #include "libtorch/state_dict.h"
 #include "libtorch/weight_plots.h"
@@ -208,9 +208,10 @@ Report build_report(const fs::path& run) {
                    file["stream_bytes"].get<uint64_t>(), file["stream_entropy_bytes"].get<double>()),
        bytes, "file_breakdown", bar_chart({"Where the file's bytes go", "", "bytes"}, part_names, {parts})});
 
-  auto pruned = make_model(model), quantized = make_model(model);
-  load_state_dict(*pruned, load_state_dict_file((run / "2_prune" / "model.pt").string()));
-  load_state_dict(*quantized, load_state_dict_file((run / "4_trained_quantization" / "model.pt").string()));
+  // The stages' models are the config's kind: built-in state_dicts or TorchScript.
+  const std::string architecture = summary["config"]["model"];
+  auto pruned = load_model((run / "2_prune" / "model.pt").string(), architecture);
+  auto quantized = load_model((run / "4_trained_quantization" / "model.pt").string(), architecture);
   r.blocks.push_back({"Weights before and after quantization", "Nonzero weights of each layer after pruning and "
                       "retraining, and after weight sharing and trained quantization; dashed lines mark the shared values.",
                       {}, "", ""});

@@ -1,7 +1,8 @@
-// dcomp train: train a model from scratch. dcomp finetune: masked retraining
-// of a pruned model (its zeros stay exactly zero). Both save a PyTorch
-// state_dict with a metadata file beside it.
-#include <fmt/core.h>
+// dcomp train: train a model, a built-in one from scratch or a TorchScript
+// module from its current weights. dcomp finetune: masked retraining of a
+// pruned model (its zeros stay exactly zero). Both save the model in its own
+// format (a state_dict, or TorchScript) with a metadata file beside it.
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -9,11 +10,12 @@
 #include <optional>
 
 #include "cli/commands.h"
+#include "cli/model_io.h"
 #include "core/atomic_file.h"
 #include "libtorch/progress.h"
 #include "libtorch/prune.h"
 #include "libtorch/runtime_info.h"
-#include "libtorch/state_dict.h"
+#include "libtorch/models.h"
 #include "libtorch/train.h"
 #include "libtorch/weight_sharing.h"
 
@@ -29,6 +31,7 @@ struct TrainOptions {
   std::string schedule_file;  // finetune: prune on a schedule while training
   bool tie_weights = false;   // finetune: trained quantization of a weight-shared model
   std::string run_name, runs_dir = "runs", out;
+  bool as_state_dict = false;
   RunControl run;
 };
 
@@ -49,18 +52,17 @@ TrainConfig resolve_config(const TrainOptions& o, const CLI::App& cmd) {
 
 void run_train(const TrainOptions& o, const CLI::App& cmd) {
   apply_threads(o.common);
-  const TrainConfig config = resolve_config(o, cmd);
-  const ModelSpec& spec = model_spec(config.model);
-  const DatasetInfo& info = dataset_info(spec.dataset);
+  TrainConfig config = resolve_config(o, cmd);
   const torch::Device device = resolve_device(o.common.device);
   if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
-  const DataSplits data = load_splits(info, resolve_data_dir(info, o.common.data_dir), config.validation_size);
-
   const std::string commit = git_commit();  // of the code that trains, not of HEAD when it ends
   torch::manual_seed(uint64_t(config.seed));  // weight initialization
-  auto model = make_model(config.model);
   const bool masked = !o.init_weights.empty();
-  if (masked) load_state_dict(*model, load_state_dict_file(o.init_weights));
+  auto model = masked ? load_model(o.init_weights, config.model) : open_model(config.model);
+  // A TorchScript model is named by its file, in the recipe and the run's name.
+  if (model->architecture() == "torchscript" && masked) config.model = o.init_weights;
+  const DatasetInfo info = model_data(*model, o.common);
+  const DataSplits data = load_data(info, o.common, config.validation_size);
   std::optional<PruneSchedule> schedule;
   if (!o.schedule_file.empty()) schedule = prune_schedule_from_json(read_json_file(o.schedule_file));
   // Masks live as long as the training that uses their hooks.
@@ -72,7 +74,8 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
                            : masked   ? masks.training_hooks()
                                       : TrainHooks{};
   RunControl run = o.run;
-  run.run_dir = (std::filesystem::path(o.runs_dir) / (o.run_name.empty() ? config.model : o.run_name)).string();
+  const std::string name = is_builtin_model(config.model) ? config.model : std::filesystem::path(config.model).stem().string();
+  run.run_dir = (std::filesystem::path(o.runs_dir) / (o.run_name.empty() ? name : o.run_name)).string();
   fmt::print(stderr, "{} {} ({} parameters) on {}: {} train / {} validation images, device {}, run {}\n",
              masked ? "masked retraining of" : "training", config.model, parameter_count(*model), info.name,
              data.train.size(), data.validation.size(), device.str(), run.run_dir);
@@ -85,9 +88,10 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
   const EvalResult test = evaluate(*model, data.test, info, device, config.bf16);
 
   const std::string out = o.out.empty() ? (std::filesystem::path(run.run_dir) / "model.pt").string() : o.out;
-  save_state_dict(state_dict(*model), out);
+  save_model(*model, out, o.as_state_dict);
   nlohmann::json metadata = {
       {"model", config.model},
+      {"format", o.as_state_dict || model->architecture() != "torchscript" ? "state_dict" : "torchscript"},
       {"dataset", info.name},
       {"parameters", parameter_count(*model)},
       {"epochs_trained", result.epochs.size()},
@@ -122,7 +126,9 @@ CLI::App* add_training_command(CLI::App& app, const std::string& name, const std
   cmd->add_option("--config", options->config_file, "JSON recipe with these settings (flags given override it)")
       ->check(CLI::ExistingFile);
   add_common_options(*cmd, options->common);
-  cmd->add_option("--model", c.model, "Model")->check(CLI::IsMember(model_names()))->capture_default_str();
+  cmd->add_option("--model", c.model, "A built-in network (" + fmt::format("{}", fmt::join(model_names(), ", ")) +
+                                          ") or a TorchScript file, trained from its current weights")
+      ->capture_default_str();
   cmd->add_option("--epochs", c.epochs, "Epochs")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--batch-size", c.batch_size, "Images per step")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--lr", c.schedule.base_lr, "Peak learning rate")->capture_default_str();
@@ -146,10 +152,15 @@ CLI::App* add_training_command(CLI::App& app, const std::string& name, const std
   cmd->add_flag("--resume", options->run.resume, "Continue the run from its last checkpoint");
   cmd->add_option("--stop-after", options->run.stop_after_epoch, "Stop after this epoch, to --resume later")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--out", options->out, "Output state_dict .pt (default: RUN_DIR/model.pt), metadata beside it");
+  cmd->add_option("--out", options->out,
+                  "Output model (default: RUN_DIR/model.pt): a state_dict, or TorchScript for a TorchScript model; "
+                  "metadata beside it");
+  add_state_dict_flag(*cmd, options->as_state_dict);
   cmd->callback([options, cmd] { run_train(*options, *cmd); });
   if (name == "finetune") {
-    cmd->add_option("weights", options->init_weights, "Pruned state_dict .pt; its zeros are the mask")->required();
+    cmd->add_option("weights", options->init_weights,
+                    "Pruned model (TorchScript, or a state_dict of --model); its zeros are the mask")
+        ->required();
     cmd->add_option("--prune-schedule", options->schedule_file,
                     "JSON: prune while training, e.g. {\"method\": \"percentile\", \"amount\": 0.9, "
                     "\"begin_epoch\": 0, \"end_epoch\": 10, \"every\": 1, \"shape\": \"cubic\"}")

@@ -5,7 +5,6 @@
 #include <map>
 
 #include "libtorch/data.h"
-#include "libtorch/models.h"
 
 namespace dcomp {
 
@@ -50,8 +49,7 @@ dcz::Tensor dense_tensor(const std::string& name, const torch::Tensor& value, dc
 
 }  // namespace
 
-dcz::Model compressed_model(torch::nn::Module& model, const std::string& architecture,
-                            const std::vector<SharedLayer>& layers, dcz::Storage dense) {
+dcz::Model compressed_model(const Model& model, const std::vector<SharedLayer>& layers, dcz::Storage dense) {
   if (dense != dcz::Storage::kFloat32 && dense != dcz::Storage::kFloat16)
     throw std::invalid_argument("dense tensors are stored as float32 or float16");
   std::map<std::string, const SharedLayer*> shared;
@@ -59,7 +57,9 @@ dcz::Model compressed_model(torch::nn::Module& model, const std::string& archite
   dcz::Model file;
   // What a runtime needs to feed the network: input shape, normalization
   // (17 digits: the doubles LibTorch uses), class names.
-  const DatasetInfo& data = dataset_info(model_spec(architecture).dataset);
+  const std::optional<DatasetInfo> input = model.data();
+  if (!input) throw std::invalid_argument("the model names no dataset: say which images it takes (--dataset)");
+  const DatasetInfo& data = *input;
   const auto join = [](const auto& values, auto format) {
     std::string out;
     for (const auto& v : values) out += (out.empty() ? "" : ",") + format(v);
@@ -67,14 +67,14 @@ dcz::Model compressed_model(torch::nn::Module& model, const std::string& archite
   };
   const auto exact = [](double v) { return fmt::format("{:.17g}", v); };
   const auto text = [](const std::string& s) { return s; };
-  file.metadata = {{"model", architecture},
+  file.metadata = {{"model", model.architecture()},
                    {"producer", "dcomp " DCOMP_VERSION},
                    {"dataset", data.name},
                    {"input_shape", fmt::format("{},{},{}", data.mean.size(), data.image_size, data.image_size)},
                    {"input_mean", join(data.mean, exact)},
                    {"input_std", join(data.std, exact)},
                    {"class_names", join(data.class_names, text)}};
-  for (const auto& [name, value] : state_dict(model)) {
+  for (const auto& [name, value] : model.state_dict()) {
     auto it = shared.find(name);
     file.tensors.push_back(it != shared.end() ? shared_tensor(*it->second) : dense_tensor(name, value, dense));
   }
@@ -165,13 +165,12 @@ nlohmann::json to_json(const FileReport& r) {
           {"tensors", tensors}};
 }
 
-FileReport pack(torch::nn::Module& model, const std::string& architecture, const std::string& path,
-                dcz::Storage dense) {
+FileReport pack(Model& model, const std::string& path, dcz::Storage dense) {
   const std::vector<SharedLayer> layers = shared_layers_from_values(model);
-  const dcz::Model file = compressed_model(model, architecture, layers, dense);
+  const dcz::Model file = compressed_model(model, layers, dense);
   dcz::Layout layout;
   dcz::write(path, file, &layout);
-  const StateDict original = state_dict(model);
+  const StateDict original = model.state_dict();
   const StateDict unpacked = expanded_state_dict(dcz::read(path));
   for (size_t i = 0; i < original.size(); ++i) {
     const bool rounded = file.tensors[i].storage == dcz::Storage::kFloat16;

@@ -10,6 +10,7 @@
 
 #include "core/compressed_file.h"
 #include "libtorch/coding_report.h"
+#include "libtorch/model.h"
 #include "libtorch/state_dict.h"
 #include "libtorch/weight_sharing.h"
 
@@ -17,11 +18,12 @@ namespace dcomp {
 
 // The file's model for `model`, whose prunable weights `layers` describes
 // (from share_weights or shared_layers_from_values). Metadata records the
-// architecture, so that the file alone can be run.
+// architecture and the input (shape, normalization, class names), so that
+// the file alone can be run.
 // float32 tensors other than the shared weights (BN, biases) are stored at
 // `dense` precision: kFloat32 (exact) or kFloat16 (rounded, half the bytes).
-dcz::Model compressed_model(torch::nn::Module& model, const std::string& architecture,
-                            const std::vector<SharedLayer>& layers, dcz::Storage dense = dcz::Storage::kFloat32);
+dcz::Model compressed_model(const Model& model, const std::vector<SharedLayer>& layers,
+                            dcz::Storage dense = dcz::Storage::kFloat32);
 
 // The state_dict a compressed model stands for, weights expanded to dense
 // float32 (bit-identical to the weight-shared model's).
@@ -50,8 +52,7 @@ nlohmann::json to_json(const FileReport& report);
 // is read back and must give the model's weights bit for bit (and its other
 // tensors too, at float32 precision); `model` then holds what the file
 // holds, so that evaluating it measures the file.
-FileReport pack(torch::nn::Module& model, const std::string& architecture, const std::string& path,
-                dcz::Storage dense = dcz::Storage::kFloat32);
+FileReport pack(Model& model, const std::string& path, dcz::Storage dense = dcz::Storage::kFloat32);
 std::string format_table(const FileReport& report);
 
 }  // namespace dcomp

@@ -1,9 +1,13 @@
 #include "libtorch/data.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 
 #include "core/datasets.h"
+#include "core/image_folder.h"
 
 namespace dcomp {
 
@@ -32,6 +36,69 @@ const DatasetInfo& dataset_info(const std::string& name) {
   throw std::invalid_argument("unknown dataset '" + name + "' (known: cifar10, fmnist)");
 }
 
+nlohmann::json to_json(const DatasetInfo& info) {
+  return {{"name", info.name},
+          {"mean", info.mean},
+          {"std", info.std},
+          {"crop_padding", info.crop_padding},
+          {"horizontal_flip", info.horizontal_flip},
+          {"class_names", info.class_names},
+          {"image_size", info.image_size}};
+}
+
+DatasetInfo dataset_info_from_json(const nlohmann::json& j) {
+  DatasetInfo info;
+  j.at("name").get_to(info.name);
+  j.at("mean").get_to(info.mean);
+  j.at("std").get_to(info.std);
+  j.at("crop_padding").get_to(info.crop_padding);
+  j.at("horizontal_flip").get_to(info.horizontal_flip);
+  j.at("class_names").get_to(info.class_names);
+  j.at("image_size").get_to(info.image_size);
+  if (info.name == "cifar10" || info.name == "fmnist") info.default_dir = dataset_info(info.name).default_dir;
+  return info;
+}
+
+nlohmann::json to_json(const DataSource& s) {
+  return {{"dataset", s.dataset},           {"image_size", s.image_size},   {"mean", s.mean},
+          {"std", s.std},                   {"crop_padding", s.crop_padding}, {"horizontal_flip", s.horizontal_flip}};
+}
+
+DataSource data_source_from_json(const nlohmann::json& j) {
+  DataSource s;
+  nlohmann::json merged = to_json(s);
+  for (const auto& [key, value] : j.items()) {
+    if (!merged.contains(key)) throw std::invalid_argument("unknown data setting '" + key + "'");
+    merged[key] = value;
+  }
+  merged.at("dataset").get_to(s.dataset);
+  merged.at("image_size").get_to(s.image_size);
+  merged.at("mean").get_to(s.mean);
+  merged.at("std").get_to(s.std);
+  merged.at("crop_padding").get_to(s.crop_padding);
+  merged.at("horizontal_flip").get_to(s.horizontal_flip);
+  return s;
+}
+
+DatasetInfo describe(const DataSource& source, const std::string& dir) {
+  if (source.dataset != "imagefolder") return dataset_info(source.dataset);
+  if (dir.empty()) throw std::invalid_argument("an image folder needs --data ROOT (with ROOT/train/<class>/...)");
+  if (source.mean.size() != source.std.size() || (source.mean.size() != 1 && source.mean.size() != 3))
+    throw std::invalid_argument("mean and std need one value per channel (1 or 3 of each)");
+  for (double s : source.std)
+    if (!(s > 0)) throw std::invalid_argument("std must be positive");
+  if (source.image_size < 8 || source.image_size > 1024) throw std::invalid_argument("image size must be in [8, 1024]");
+  DatasetInfo info;
+  info.name = "imagefolder";
+  info.mean = source.mean;
+  info.std = source.std;
+  info.crop_padding = source.crop_padding >= 0 ? source.crop_padding : source.image_size / 8;
+  info.horizontal_flip = source.horizontal_flip;
+  info.class_names = image_folder_classes((std::filesystem::path(dir) / "train").string());
+  info.image_size = source.image_size;
+  return info;
+}
+
 std::string resolve_data_dir(const DatasetInfo& info, const std::string& dir) {
   if (!dir.empty()) return dir;
   if (info.name == "cifar10") {
@@ -52,7 +119,39 @@ TensorDataset to_tensors(ImageSet set) {
 
 }  // namespace
 
+namespace {
+
+DataSplits load_image_folder(const DatasetInfo& info, const std::string& dir, int64_t validation_size) {
+  namespace fs = std::filesystem;
+  const auto read = [&](const char* split) {
+    return to_tensors(read_image_folder((fs::path(dir) / split).string(), info.class_names, int(info.image_size),
+                                        int(info.mean.size())));
+  };
+  DataSplits splits;
+  splits.train = read("train");
+  if (fs::exists(fs::path(dir) / "val")) {
+    splits.validation = read("val");
+  } else {
+    const int64_t n = splits.train.size();
+    if (validation_size < 0 || validation_size >= n)
+      throw std::invalid_argument("validation size " + std::to_string(validation_size) + " must be in [0, " +
+                                  std::to_string(n) + ") for " + dir + "/train (or give " + dir + "/val)");
+    // A fixed permutation, the same on every machine: the files come sorted
+    // by class, so a plain tail would hold out the last classes only.
+    torch::Generator generator = at::make_generator<at::CPUGeneratorImpl>(uint64_t(0));
+    const torch::Tensor order = torch::randperm(n, generator, torch::kInt64);
+    const torch::Tensor kept = order.slice(0, 0, n - validation_size), held = order.slice(0, n - validation_size, n);
+    splits.validation = {splits.train.images.index_select(0, held), splits.train.labels.index_select(0, held)};
+    splits.train = {splits.train.images.index_select(0, kept), splits.train.labels.index_select(0, kept)};
+  }
+  splits.test = fs::exists(fs::path(dir) / "test") ? read("test") : splits.validation;
+  return splits;
+}
+
+}  // namespace
+
 DataSplits load_splits(const DatasetInfo& info, const std::string& dir, int64_t validation_size) {
+  if (info.name == "imagefolder") return load_image_folder(info, dir, validation_size);
   const bool cifar = info.name == "cifar10";
   auto read = [&](Split split) {
     return to_tensors(cifar ? read_cifar10(dir, split) : read_fashion_mnist(dir, split));

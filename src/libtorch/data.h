@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,7 @@ struct TensorDataset {
 
 // How a dataset is read, normalized and augmented.
 struct DatasetInfo {
-  std::string name;               // "cifar10" | "fmnist"
+  std::string name;               // "cifar10" | "fmnist" | "imagefolder"
   std::vector<double> mean, std;  // per channel, on pixels scaled to [0, 1]
   int64_t crop_padding = 0;       // random crop from zero padding; 0 = none
   bool horizontal_flip = false;
@@ -30,14 +31,42 @@ struct DatasetInfo {
   int64_t image_size = 0;  // images are (mean.size(), image_size, image_size)
 };
 
-const DatasetInfo& dataset_info(const std::string& name);
+const DatasetInfo& dataset_info(const std::string& name);  // cifar10 | fmnist
+
+// The images as the user names them: a built-in dataset, or a folder in
+// torchvision's ImageFolder layout (ROOT/train/<class>/*.png|*.jpg, and
+// optionally ROOT/val/... and ROOT/test/...), decoded once into memory as
+// uint8 at image_size x image_size.
+struct DataSource {
+  std::string dataset;  // cifar10 | fmnist | imagefolder; empty: the model's own
+  // imagefolder only:
+  int64_t image_size = 32;  // shorter side resized to this, then centre-cropped
+  std::vector<double> mean = {0.485, 0.456, 0.406}, std = {0.229, 0.224, 0.225};  // ImageNet's, as torchvision
+  int64_t crop_padding = -1;  // random-crop padding; -1: image_size / 8 (CIFAR-10's 4 at 32)
+  bool horizontal_flip = true;
+};
+nlohmann::json to_json(const DataSource& source);
+DataSource data_source_from_json(const nlohmann::json& j);  // rejects unknown keys
+
+// The DatasetInfo of `source`, whose images are in `dir`: an image folder's
+// classes are the folders of dir/train. Throws on unknown datasets, an
+// image folder with no train/ classes, or mean and std of unequal lengths.
+DatasetInfo describe(const DataSource& source, const std::string& dir);
+
+// What a model records about its input (all but default_dir).
+nlohmann::json to_json(const DatasetInfo& info);
+DatasetInfo dataset_info_from_json(const nlohmann::json& j);
 
 // Directory for `info`: `dir` if given, else $DCOMP_DATA (CIFAR-10 only),
 // else the dataset's default.
 std::string resolve_data_dir(const DatasetInfo& info, const std::string& dir);
 
 // The training set with its last `validation_size` images held out, and the
-// test set. Tune on `validation`; `test` is for reporting only.
+// test set. Tune on `validation`; `test` is for reporting only. An image
+// folder's validation split is ROOT/val where it exists, else
+// `validation_size` training images drawn by a fixed permutation (its
+// files come sorted by class); its test split is ROOT/test, else the
+// validation split.
 struct DataSplits {
   TensorDataset train, validation, test;
 };

@@ -170,12 +170,55 @@ const std::vector<ModelSpec>& model_specs() {
 
 const ModelSpec& model_spec(const std::string& name) { return entry(name).spec; }
 
-std::shared_ptr<Classifier> make_model(const std::string& name) { return entry(name).make(); }
+bool is_builtin_model(const std::string& name) {
+  for (const ModelEntry& e : registry())
+    if (e.spec.name == name) return true;
+  return false;
+}
 
-int64_t parameter_count(const torch::nn::Module& model) {
-  int64_t n = 0;
-  for (const auto& p : model.parameters()) n += p.numel();
-  return n;
+namespace {
+
+class BuiltinModel : public Model {
+ public:
+  BuiltinModel(std::string name, std::shared_ptr<Classifier> net)
+      : name_(std::move(name)), net_(std::move(net)), data_(dataset_info(model_spec(name_).dataset)) {}
+
+  torch::Tensor forward(const torch::Tensor& inputs) override { return net_->forward(inputs); }
+  void train(bool on) override { net_->train(on); }
+  bool is_training() const override { return net_->is_training(); }
+  void to(const torch::Device& device) override { net_->to(device); }
+  StateDict state_dict() const override { return dcomp::state_dict(*net_); }
+  std::vector<torch::Tensor> parameters() const override { return net_->parameters(); }
+
+  std::vector<LayerWeight> prunable_weights() const override {
+    std::vector<LayerWeight> out;
+    for (const auto& item : net_->named_modules()) {
+      const std::string prefix = item.key().empty() ? "" : item.key() + ".";
+      const torch::nn::Module& module = *item.value();
+      std::string kind;
+      if (module.as<torch::nn::Conv2d>()) kind = "conv";
+      else if (module.as<torch::nn::Linear>()) kind = "fc";
+      else continue;
+      out.push_back({prefix + "weight", kind, module.named_parameters(false)["weight"]});
+    }
+    return out;
+  }
+
+  std::string architecture() const override { return name_; }
+  std::optional<DatasetInfo> data() const override { return data_; }
+  void set_data(const DatasetInfo& info) override { data_ = info; }
+  void save(const std::string& path) const override { save_state_dict(state_dict(), path); }
+
+ private:
+  std::string name_;
+  std::shared_ptr<Classifier> net_;
+  DatasetInfo data_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_model(const std::string& name) {
+  return std::make_unique<BuiltinModel>(name, entry(name).make());
 }
 
 }  // namespace dcomp

@@ -1,4 +1,4 @@
-// The networks dcomp compresses, chosen by name. Parameter names match the
+// The networks built into dcomp, chosen by name. Parameter names match the
 // PyTorch reference implementations, so state_dicts move between the two.
 #pragma once
 
@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "libtorch/model.h"
 
 namespace dcomp {
 
@@ -68,8 +70,8 @@ struct ModelSpec {
 
 const std::vector<ModelSpec>& model_specs();
 const ModelSpec& model_spec(const std::string& name);  // throws on unknown names
-std::shared_ptr<Classifier> make_model(const std::string& name);
-
-int64_t parameter_count(const torch::nn::Module& model);
+bool is_builtin_model(const std::string& name);
+// A freshly initialised built-in network, behind the Model interface.
+std::unique_ptr<Model> make_model(const std::string& name);
 
 }  // namespace dcomp

@@ -10,6 +10,7 @@
 #include "libtorch/coding_report.h"
 #include "libtorch/compressed_model.h"
 #include "libtorch/json_file.h"
+#include "libtorch/model_file.h"
 #include "libtorch/models.h"
 #include "libtorch/runtime_info.h"
 #include "libtorch/seed_artifacts.h"
@@ -46,39 +47,40 @@ struct Stages {
     return fs::path(run.run_dir) / fmt::format("{}_{}", i + 1, stage);
   }
   fs::path weights(const std::string& stage) const { return dir(stage) / "model.pt"; }
-  std::shared_ptr<Classifier> load_file(const std::string& path) const {
-    auto model = make_model(config.model);
-    load_state_dict(*model, load_state_dict_file(path));
+  // Every stage's model is the config's kind: built-in state_dicts, or
+  // TorchScript throughout.
+  std::unique_ptr<Model> load_file(const std::string& path) const {
+    auto model = load_model(path, config.model);
+    model->set_data(info);
     model->to(device);
     return model;
   }
-  std::shared_ptr<Classifier> load(const std::string& stage) const {
+  std::unique_ptr<Model> load(const std::string& stage) const {
     return load_file(stage == "baseline" ? baseline_path().string() : weights(stage).string());
   }
   fs::path baseline_path() const {
     return fs::exists(config.baseline) || !config.baseline_training ? fs::path(config.baseline) : weights("baseline");
   }
-  json accuracy(Classifier& model) const {
+  json accuracy(Model& model) const {
     return {{"test_top1", evaluate(model, data.test, info, device).top1},
             {"validation_top1", evaluate(model, data.validation, info, device).top1}};
   }
   // Trains `model` in the stage's own resumable run directory.
-  TrainResult train_in(const std::string& stage, Classifier& model, TrainConfig c, const TrainHooks& hooks) const {
+  TrainResult train_in(const std::string& stage, Model& model, TrainConfig c, const TrainHooks& hooks) const {
     c.model = config.model;
     RunControl control{(dir(stage) / "run").string(), false, 0};
     control.resume = fs::exists(fs::path(control.run_dir) / "checkpoint.pt");
     return train(model, c, data, info, device, control, hooks);
   }
-  void save(const std::string& stage, Classifier& model) const {
-    save_state_dict(state_dict(model), weights(stage).string());
-  }
+  void save(const std::string& stage, const Model& model) const { model.save(weights(stage).string()); }
 
   json baseline() const {
     if (!fs::exists(config.baseline)) {
       if (!config.baseline_training)
         throw std::runtime_error(config.baseline + ": baseline not found and the config has no baseline_training");
       torch::manual_seed(uint64_t(config.baseline_training->seed));
-      auto model = make_model(config.model);
+      auto model = open_model(config.model);
+      model->set_data(info);
       const TrainResult r = train_in("baseline", *model, *config.baseline_training, {});
       save("baseline", *model);
       json record = accuracy(*model);
@@ -91,7 +93,7 @@ struct Stages {
   }
 
   json prune() const {
-    std::shared_ptr<Classifier> model;
+    std::unique_ptr<Model> model;
     json record;
     if (config.pruned.empty()) {
       model = load("baseline");
@@ -131,7 +133,7 @@ struct Stages {
   json pack() const {
     auto model = load("trained_quantization");
     const FileReport report =
-        dcomp::pack(*model, config.model, (dir("pack") / (config.model + ".dcz")).string(),
+        dcomp::pack(*model, (dir("pack") / (model_name(config) + ".dcz")).string(),
                     config.dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32);
     fmt::print("{}", format_table(report));
     json record = accuracy(*model);  // the model as the file holds it
@@ -142,8 +144,8 @@ struct Stages {
   json artifacts() const {
     auto quantized = load("trained_quantization");
     const std::vector<std::string> files =
-        write_seed_artifacts(dir("artifacts").string(), config.model, load_state_dict_file(baseline_path().string()),
-                             load_state_dict_file(weights("prune").string()), *quantized);
+        write_seed_artifacts(dir("artifacts").string(), model_name(config), load("baseline")->state_dict(),
+                             load("prune")->state_dict(), *quantized);
     return {{"files", files}};
   }
 
@@ -173,7 +175,7 @@ json summary(const PipelineConfig& config, const PipelineRun& run, const std::ve
   }
   // Final: the model as the compressed file holds it.
   const double baseline_top1 = records[0]["test_top1"], final_top1 = records[4]["test_top1"];
-  return {{"model", config.model},
+  return {{"model", model_name(config)},
           {"baseline_top1", baseline_top1},
           {"final_top1", final_top1},
           {"top1_loss_points", 100 * (baseline_top1 - final_top1)},
@@ -217,6 +219,7 @@ PipelineConfig pipeline_config_from_json(const json& j) {
   PipelineConfig c;
   for (const auto& [key, value] : j.items()) {
     if (key == "model") value.get_to(c.model);
+    else if (key == "data") c.data = data_source_from_json(value);
     else if (key == "baseline") value.get_to(c.baseline);
     else if (key == "baseline_training") c.baseline_training = train_config_from_json(value);
     else if (key == "pruning") c.pruning = prune_schedule_from_json(value);
@@ -227,7 +230,6 @@ PipelineConfig pipeline_config_from_json(const json& j) {
     else if (key == "dense_float16") value.get_to(c.dense_float16);
     else throw std::invalid_argument("unknown pipeline setting '" + key + "'");
   }
-  model_spec(c.model);  // throws on unknown names
   if (c.baseline.empty()) throw std::invalid_argument("the pipeline config needs a baseline path");
   for (const std::string key : {"weight_sharing", "trained_quantization"})
     if (!j.contains(key)) throw std::invalid_argument("the pipeline config needs '" + key + "'");
@@ -242,6 +244,7 @@ json to_json(const PipelineConfig& c) {
             {"weight_sharing", to_json(c.weight_sharing)},
             {"trained_quantization", to_json(c.trained_quantization)},
             {"dense_float16", c.dense_float16}};
+  if (!c.data.dataset.empty()) j["data"] = to_json(c.data);
   if (c.baseline_training) j["baseline_training"] = to_json(*c.baseline_training);
   if (c.pruned.empty()) {
     j["pruning"] = schedule_to_json(c.pruning);
@@ -250,6 +253,10 @@ json to_json(const PipelineConfig& c) {
     j["pruned"] = c.pruned;
   }
   return j;
+}
+
+std::string model_name(const PipelineConfig& config) {
+  return is_builtin_model(config.model) ? config.model : fs::path(config.model).stem().string();
 }
 
 json run_pipeline(const PipelineConfig& config, const PipelineRun& run, const DataSplits& data,

@@ -20,7 +20,10 @@
 namespace dcomp {
 
 struct PipelineConfig {
+  // A built-in network's name, or a TorchScript file (its weights unused
+  // unless it is the baseline too).
   std::string model = "resnet20";
+  DataSource data;  // dataset empty: the model's own
   std::string baseline;                          // trained weights to start from
   std::optional<TrainConfig> baseline_training;  // how to train them if the file is missing
   PruneSchedule pruning;                         // targets reached during `retraining`
@@ -35,11 +38,15 @@ struct PipelineConfig {
   // their bytes; the pack stage measures top-1 as the file holds them.
   bool dense_float16 = false;
 };
-// Keys: model, baseline, baseline_training, pruning and retraining (or
-// pruned), weight_sharing, trained_quantization, dense_float16; unknown
+// Keys: model, data, baseline, baseline_training, pruning and retraining
+// (or pruned), weight_sharing, trained_quantization, dense_float16; unknown
 // keys are errors.
 PipelineConfig pipeline_config_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const PipelineConfig& config);
+
+// What the run's files are named after: the built-in name, or the
+// TorchScript file's stem.
+std::string model_name(const PipelineConfig& config);
 
 const std::vector<std::string>& pipeline_stages();
 

@@ -10,20 +10,6 @@
 
 namespace dcomp {
 
-std::vector<LayerWeight> prunable_weights(torch::nn::Module& model) {
-  std::vector<LayerWeight> out;
-  for (const auto& item : model.named_modules()) {
-    const std::string prefix = item.key().empty() ? "" : item.key() + ".";
-    const torch::nn::Module& module = *item.value();
-    std::string kind;
-    if (module.as<torch::nn::Conv2d>()) kind = "conv";
-    else if (module.as<torch::nn::Linear>()) kind = "fc";
-    else continue;
-    out.push_back({prefix + "weight", kind, module.named_parameters(false)["weight"]});
-  }
-  return out;
-}
-
 double std_threshold(const torch::Tensor& weight, double sensitivity) {
   // Standard deviation over the whole layer, unbiased as torch.std().
   return sensitivity * weight.std().item<double>();
@@ -80,15 +66,15 @@ const double* layer_target(const PruneSpec& spec, const std::string& name) {
 }
 
 void zero_below(torch::Tensor& weight, double threshold) {
-  weight.mul_(weight.abs().ge(threshold).to(weight.dtype()));
+  weight.masked_fill_(weight.abs().lt(threshold), 0.0);
 }
 
 }  // namespace
 
-void prune(torch::nn::Module& model, const PruneSpec& spec) {
+void prune(Model& model, const PruneSpec& spec) {
   validate(spec);
   torch::NoGradGuard no_grad;
-  std::vector<LayerWeight> layers = prunable_weights(model);
+  std::vector<LayerWeight> layers = model.prunable_weights();
   if (spec.method == "global") {
     std::vector<torch::Tensor> all;
     for (const LayerWeight& l : layers) all.push_back(l.weight.detach().abs().flatten());
@@ -103,25 +89,24 @@ void prune(torch::nn::Module& model, const PruneSpec& spec) {
   }
 }
 
-Masks Masks::from_zeros(torch::nn::Module& model) {
+Masks Masks::from_zeros(Model& model) {
   Masks masks;
-  for (const LayerWeight& l : prunable_weights(model))
-    masks.weight_and_mask_.emplace_back(l.weight, l.weight.detach().ne(0).to(l.weight.dtype()));
+  for (const LayerWeight& l : model.prunable_weights()) masks.weight_and_pruned_.emplace_back(l.weight, l.weight.detach().eq(0));
   return masks;
 }
 
 void Masks::refresh_from_zeros() {
-  for (auto& [weight, mask] : weight_and_mask_) mask = weight.detach().ne(0).to(weight.dtype());
+  for (auto& [weight, pruned] : weight_and_pruned_) pruned = weight.detach().eq(0);
 }
 
 void Masks::apply() const {
   torch::NoGradGuard no_grad;
-  for (const auto& [weight, mask] : weight_and_mask_) weight.mul_(mask.to(weight.device()));
+  for (const auto& [weight, pruned] : weight_and_pruned_) weight.masked_fill_(pruned.to(weight.device()), 0.0);
 }
 
 void Masks::mask_gradients() const {
-  for (const auto& [weight, mask] : weight_and_mask_)
-    if (weight.grad().defined()) weight.mutable_grad().mul_(mask.to(weight.device()));
+  for (const auto& [weight, pruned] : weight_and_pruned_)
+    if (weight.grad().defined()) weight.mutable_grad().masked_fill_(pruned.to(weight.device()), 0.0);
 }
 
 TrainHooks Masks::training_hooks() const {
@@ -170,7 +155,7 @@ double schedule_progress(const PruneSchedule& s, int64_t epoch) {
   return s.shape == "cubic" ? 1 - std::pow(1 - t, 3) : t;
 }
 
-TrainHooks scheduled_pruning_hooks(torch::nn::Module& model, const PruneSchedule& schedule, Masks& masks) {
+TrainHooks scheduled_pruning_hooks(Model& model, const PruneSchedule& schedule, Masks& masks) {
   TrainHooks hooks = masks.training_hooks();
   hooks.before_epoch = [&model, schedule, &masks](int64_t epoch) {
     const double p = schedule_progress(schedule, epoch);
@@ -189,9 +174,9 @@ TrainHooks scheduled_pruning_hooks(torch::nn::Module& model, const PruneSchedule
   return hooks;
 }
 
-SparsityReport sparsity_report(torch::nn::Module& model) {
+SparsityReport sparsity_report(const Model& model) {
   SparsityReport report;
-  for (const LayerWeight& l : prunable_weights(model)) {
+  for (const LayerWeight& l : model.prunable_weights()) {
     SparsityRow row{l.name, l.weight.sizes().vec(), l.weight.numel(), l.weight.count_nonzero().item<int64_t>()};
     report.prunable_weights += row.weights;
     report.prunable_nonzeros += row.nonzeros;

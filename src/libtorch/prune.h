@@ -9,18 +9,10 @@
 #include <utility>
 #include <vector>
 
+#include "libtorch/model.h"
 #include "libtorch/train.h"
 
 namespace dcomp {
-
-// A prunable weight: the weight of every Conv2d and Linear (not biases, not
-// BatchNorm), in state_dict order.
-struct LayerWeight {
-  std::string name;  // e.g. "layer1.0.conv1.weight"
-  std::string kind;  // "conv" | "fc"
-  torch::Tensor weight;
-};
-std::vector<LayerWeight> prunable_weights(torch::nn::Module& model);
 
 // Per-layer thresholds; a weight survives when |w| >= threshold.
 double std_threshold(const torch::Tensor& weight, double sensitivity);  // s * std(w)
@@ -37,26 +29,26 @@ struct PruneSpec {
 void validate(const PruneSpec& spec);
 PruneSpec prune_spec_from_json(const nlohmann::json& j);  // {"method":..., "amount":..., "targets": {...}}
 
-// Zeroes the weights the spec selects, in place. Weights that are already
-// zero stay zero.
-void prune(torch::nn::Module& model, const PruneSpec& spec);
+// Zeroes the weights the spec selects, in place, to +0.0. Weights that are
+// already zero stay zero.
+void prune(Model& model, const PruneSpec& spec);
 
 // Masks implied by the zeros of a model's prunable weights: a pruned weight
 // is exactly 0.0, every other weight is not.
 class Masks {
  public:
-  static Masks from_zeros(torch::nn::Module& model);
+  static Masks from_zeros(Model& model);
   void refresh_from_zeros();    // after the weights were pruned further
 
-  void apply() const;           // w *= mask
-  void mask_gradients() const;  // grad *= mask
+  void apply() const;           // w = +0.0 where pruned (a product with 0 could leave -0.0)
+  void mask_gradients() const;  // grad = 0 where pruned
   // Hooks for train(): gradients masked before each optimizer step and the
   // mask applied again after it, so neither momentum nor weight decay can
   // revive a pruned weight.
   TrainHooks training_hooks() const;
 
  private:
-  std::vector<std::pair<torch::Tensor, torch::Tensor>> weight_and_mask_;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> weight_and_pruned_;  // (weight, bool: pruned)
 };
 
 // Pruning during training: the sparsity of each layer rises from `initial`
@@ -80,7 +72,7 @@ double schedule_progress(const PruneSchedule& schedule, int64_t epoch);
 
 // Training hooks that prune `model` on the schedule and keep the zeros with
 // `masks` (which must outlive the training).
-TrainHooks scheduled_pruning_hooks(torch::nn::Module& model, const PruneSchedule& schedule, Masks& masks);
+TrainHooks scheduled_pruning_hooks(Model& model, const PruneSchedule& schedule, Masks& masks);
 
 // Where the zeros are: one row per prunable weight, and totals.
 struct SparsityRow {
@@ -94,7 +86,7 @@ struct SparsityReport {
   int64_t prunable_weights = 0, prunable_nonzeros = 0;
   int64_t all_parameters = 0, all_nonzeros = 0;  // every parameter, BN and biases included
 };
-SparsityReport sparsity_report(torch::nn::Module& model);
+SparsityReport sparsity_report(const Model& model);
 nlohmann::json to_json(const SparsityReport& report);
 std::string format_table(const SparsityReport& report);
 

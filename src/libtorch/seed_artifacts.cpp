@@ -16,14 +16,14 @@ namespace fs = std::filesystem;
 
 std::vector<std::string> write_seed_artifacts(const std::string& dir, const std::string& architecture,
                                               const StateDict& before_pruning, const StateDict& after_pruning,
-                                              torch::nn::Module& quantized) {
+                                              Model& quantized) {
   fs::create_directories(dir);
   const fs::path d(dir);
   std::vector<std::string> files = {(d / "net_before_pruning.pt").string(), (d / "net_after_pruning.pt").string(),
                                     (d / "net_after_quantization.pt").string()};
   save_state_dict(before_pruning, files[0]);
   save_state_dict(after_pruning, files[1]);
-  save_state_dict(state_dict(quantized), files[2]);
+  save_state_dict(quantized.state_dict(), files[2]);
   const std::vector<SharedLayer> layers = shared_layers_from_values(quantized);
   write_coding_artifacts(dir, architecture, layers, huffman_report(layers));
   for (const std::string& name : {"codebook_" + architecture + ".npy", std::string("huffman_encoding.npy"),

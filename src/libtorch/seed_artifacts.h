@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "libtorch/models.h"
+#include "libtorch/model.h"
 #include "libtorch/state_dict.h"
 
 namespace dcomp {
@@ -16,7 +16,7 @@ namespace dcomp {
 // returns the paths of the six files in the zip.
 std::vector<std::string> write_seed_artifacts(const std::string& dir, const std::string& architecture,
                                               const StateDict& before_pruning, const StateDict& after_pruning,
-                                              torch::nn::Module& quantized);
+                                              Model& quantized);
 
 // A zip archive of `files` (stored under their base names), written atomically.
 void write_zip(const std::string& path, const std::vector<std::string>& files);

@@ -24,29 +24,6 @@ StateDict state_dict(const torch::nn::Module& model) {
   return out;
 }
 
-void load_state_dict(torch::nn::Module& model, const StateDict& weights, bool strict) {
-  std::map<std::string, torch::Tensor> given(weights.begin(), weights.end());
-  torch::NoGradGuard no_grad;
-  size_t used = 0;
-  for (auto& [name, target] : state_dict(model)) {
-    auto it = given.find(name);
-    if (it == given.end()) {
-      if (strict) throw std::runtime_error("state_dict is missing '" + name + "'");
-      continue;
-    }
-    if (it->second.sizes() != target.sizes())
-      throw std::runtime_error("state_dict entry '" + name + "' has shape " +
-                               c10::str(it->second.sizes()) + ", the model expects " +
-                               c10::str(target.sizes()));
-    target.copy_(it->second);
-    ++used;
-  }
-  if (strict && used != given.size()) {
-    for (const auto& [name, tensor] : state_dict(model)) given.erase(name);
-    throw std::runtime_error("state_dict has unexpected entry '" + given.begin()->first + "'");
-  }
-}
-
 void save_state_dict(const StateDict& weights, const std::string& path) {
   c10::Dict<std::string, torch::Tensor> dict;
   for (const auto& [name, tensor] : weights) dict.insert(name, tensor.detach().to(torch::kCPU).contiguous());

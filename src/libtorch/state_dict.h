@@ -17,10 +17,6 @@ using StateDict = std::vector<std::pair<std::string, torch::Tensor>>;
 // the order of PyTorch's state_dict().
 StateDict state_dict(const torch::nn::Module& model);
 
-// Copies every entry into `model`; with strict, names and shapes must match
-// exactly both ways (as load_state_dict(strict=True) in PyTorch).
-void load_state_dict(torch::nn::Module& model, const StateDict& weights, bool strict = true);
-
 // Writes a torch.save-compatible zip (a dict of CPU tensors), atomically.
 void save_state_dict(const StateDict& weights, const std::string& path);
 

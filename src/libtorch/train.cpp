@@ -95,19 +95,27 @@ void validate(const TrainConfig& c) {
   if (c.cutout < 0) throw std::invalid_argument("cutout must be >= 0");
 }
 
+// The model must give one row of logits per image, one per class.
+void check_logits(const torch::Tensor& logits, int64_t batch, size_t classes) {
+  if (logits.dim() != 2 || logits.size(0) != batch || logits.size(1) != int64_t(classes))
+    throw std::runtime_error("the model's output has shape " + c10::str(logits.sizes()) + "; the data needs (" +
+                             std::to_string(batch) + ", " + std::to_string(classes) + "): one logit per class");
+}
+
 void set_learning_rate(torch::optim::SGD& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
 }
 
 // The resumable state of a run, written atomically after every epoch.
 struct Checkpoint {
-  static void save(const std::string& path, Classifier& model, torch::optim::SGD& optimizer,
+  static void save(const std::string& path, Model& model, torch::optim::SGD& optimizer,
                    const torch::Generator& generator, int64_t epoch, double wall_seconds,
                    const TrainConfig& config) {
-    torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
-    model.save(model_archive);
+    torch::serialize::OutputArchive archive, optimizer_archive;
+    c10::Dict<std::string, torch::Tensor> weights;
+    for (const auto& [name, tensor] : model.state_dict()) weights.insert(name, tensor.detach());
     optimizer.save(optimizer_archive);
-    archive.write("model", model_archive);
+    archive.write("model_state", c10::IValue(weights));
     archive.write("optimizer", optimizer_archive);
     archive.write("generator", generator.get_state());
     archive.write("epoch", c10::IValue(epoch));
@@ -119,10 +127,10 @@ struct Checkpoint {
   }
 
   // Returns the number of epochs already done.
-  static int64_t load(const std::string& path, Classifier& model, torch::optim::SGD& optimizer,
+  static int64_t load(const std::string& path, Model& model, torch::optim::SGD& optimizer,
                       torch::Generator& generator, double& wall_seconds, const TrainConfig& config,
                       const torch::Device& device) {
-    torch::serialize::InputArchive archive, model_archive, optimizer_archive;
+    torch::serialize::InputArchive archive, optimizer_archive;
     archive.load_from(path, device);
     c10::IValue value;
     archive.read("config", value);
@@ -133,8 +141,10 @@ struct Checkpoint {
       if (saved.value(key, json()) != v)
         throw std::runtime_error(path + ": checkpoint was made with " + key + "=" + saved.value(key, json()).dump() +
                                  ", this run has " + v.dump());
-    archive.read("model", model_archive);
-    model.load(model_archive);
+    archive.read("model_state", value);
+    StateDict weights;
+    for (const auto& entry : value.toGenericDict()) weights.emplace_back(entry.key().toStringRef(), entry.value().toTensor());
+    load_state_dict(model, weights);
     archive.read("optimizer", optimizer_archive);
     optimizer.load(optimizer_archive);
     torch::Tensor state;
@@ -167,12 +177,12 @@ void write_metrics(const std::string& path, const std::vector<EpochRecord>& reco
 
 }  // namespace
 
-EvalResult evaluate(Classifier& model, const TensorDataset& data, const DatasetInfo& info,
+EvalResult evaluate(Model& model, const TensorDataset& data, const DatasetInfo& info,
                     const torch::Device& device, bool bf16, int64_t batch_size) {
   const bool was_training = model.is_training();
   model.eval();
   torch::NoGradGuard no_grad;
-  const int64_t classes = 10;
+  const int64_t classes = int64_t(info.class_names.size());
   auto correct = torch::zeros({classes}, torch::kInt64);
   auto seen = torch::zeros({classes}, torch::kInt64);
   for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
@@ -182,6 +192,7 @@ EvalResult evaluate(Classifier& model, const TensorDataset& data, const DatasetI
       Bf16Autocast autocast(bf16, device);
       logits = model.forward(normalize(batch.images, info));
     }
+    check_logits(logits, batch.size(), info.class_names.size());
     auto hit = logits.argmax(1).eq(batch.labels).to(torch::kInt64).cpu();
     auto labels = batch.labels.cpu();
     correct += torch::bincount(labels, hit, classes).to(torch::kInt64);
@@ -198,14 +209,14 @@ EvalResult evaluate(Classifier& model, const TensorDataset& data, const DatasetI
   return result;
 }
 
-std::unique_ptr<torch::optim::SGD> make_optimizer(Classifier& model, const TrainConfig& config) {
+std::unique_ptr<torch::optim::SGD> make_optimizer(Model& model, const TrainConfig& config) {
   return std::make_unique<torch::optim::SGD>(model.parameters(), torch::optim::SGDOptions(config.schedule.base_lr)
                                                                      .momentum(config.momentum)
                                                                      .nesterov(config.nesterov)
                                                                      .weight_decay(config.weight_decay));
 }
 
-StepOutput train_step(Classifier& model, torch::optim::SGD& optimizer, const torch::Tensor& images,
+StepOutput train_step(Model& model, torch::optim::SGD& optimizer, const torch::Tensor& images,
                       const torch::Tensor& labels, const DatasetInfo& info, torch::Generator& generator,
                       const TrainConfig& config, const TrainHooks& hooks) {
   torch::Tensor inputs = normalize(augment(images, info, generator), info);
@@ -215,6 +226,7 @@ StepOutput train_step(Classifier& model, torch::optim::SGD& optimizer, const tor
     Bf16Autocast autocast(config.bf16, inputs.device());
     out.logits = model.forward(inputs);
   }
+  check_logits(out.logits, labels.size(0), info.class_names.size());
   // The loss in fp32 whatever the forward pass ran in.
   out.loss = torch::nn::functional::cross_entropy(
       out.logits.to(torch::kFloat32), labels,
@@ -227,17 +239,49 @@ StepOutput train_step(Classifier& model, torch::optim::SGD& optimizer, const tor
   return out;
 }
 
-TrainResult train(Classifier& model, const TrainConfig& config, const DataSplits& data,
+std::optional<std::string> bf16_training_fault(Model& model, const DatasetInfo& info, const torch::Device& device) {
+  const bool was_training = model.is_training();
+  model.train();
+  StateDict saved;  // the probe must leave no trace: BN statistics restored below
+  for (const auto& [name, tensor] : model.state_dict()) saved.emplace_back(name, tensor.detach().clone());
+  std::optional<std::string> fault;
+  try {
+    const torch::Tensor inputs = torch::randn(
+        {2, int64_t(info.mean.size()), info.image_size, info.image_size}, torch::TensorOptions().device(device));
+    torch::Tensor logits;
+    {
+      Bf16Autocast autocast(true, device);
+      logits = model.forward(inputs);
+    }
+    logits.to(torch::kFloat32).sum().backward();
+  } catch (const c10::Error& e) {
+    fault = e.msg().substr(0, e.msg().find('\n'));
+  }
+  for (const torch::Tensor& p : model.parameters()) p.mutable_grad() = torch::Tensor();
+  load_state_dict(model, saved);
+  model.train(was_training);
+  return fault;
+}
+
+TrainResult train(Model& model, const TrainConfig& requested, const DataSplits& data,
                   const DatasetInfo& info, const torch::Device& device, const RunControl& run,
                   const TrainHooks& hooks) {
   const std::string& run_dir = run.run_dir;
-  validate(config);
+  validate(requested);
+  TrainConfig config = requested;
+  model.to(device);
+  // The built-in networks are known to train in bf16; a user's module may
+  // use an op whose bf16 backward LibTorch lacks (1.13: hardtanh, i.e. ReLU6).
+  if (config.bf16 && model.architecture() == "torchscript")
+    if (const auto fault = bf16_training_fault(model, info, device)) {
+      fmt::print(stderr, "note: this model cannot train under bf16 autocast here ({}); training in fp32\n", *fault);
+      config.bf16 = false;
+    }
   fs::create_directories(run_dir);
   const std::string checkpoint_path = (fs::path(run_dir) / "checkpoint.pt").string();
   const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
   write_file_atomic((fs::path(run_dir) / "config.json").string(), to_json(config).dump(2) + "\n");
 
-  model.to(device);
   model.train();
   auto optimizer_ptr = make_optimizer(model, config);
   torch::optim::SGD& optimizer = *optimizer_ptr;

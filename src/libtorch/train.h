@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "libtorch/data.h"
-#include "libtorch/models.h"
+#include "libtorch/model.h"
 #include "libtorch/schedule.h"
 
 namespace dcomp {
@@ -44,7 +44,7 @@ struct EvalResult {
 };
 
 // Top-1 over the whole `data` (eval mode, no gradients), in batches.
-EvalResult evaluate(Classifier& model, const TensorDataset& data, const DatasetInfo& info,
+EvalResult evaluate(Model& model, const TensorDataset& data, const DatasetInfo& info,
                     const torch::Device& device, bool bf16 = false, int64_t batch_size = 1000);
 
 // Hooks that let later stages (masked retraining, trained quantization)
@@ -56,7 +56,7 @@ struct TrainHooks {
 };
 
 // The pieces of train(), shared with the benchmarks.
-std::unique_ptr<torch::optim::SGD> make_optimizer(Classifier& model, const TrainConfig& config);
+std::unique_ptr<torch::optim::SGD> make_optimizer(Model& model, const TrainConfig& config);
 
 // One step on a batch of stored uint8 images (B, C, H, W): augment,
 // normalize, forward (under bf16 autocast if configured), cross-entropy in
@@ -64,7 +64,7 @@ std::unique_ptr<torch::optim::SGD> make_optimizer(Classifier& model, const Train
 struct StepOutput {
   torch::Tensor loss, logits;
 };
-StepOutput train_step(Classifier& model, torch::optim::SGD& optimizer, const torch::Tensor& images,
+StepOutput train_step(Model& model, torch::optim::SGD& optimizer, const torch::Tensor& images,
                       const torch::Tensor& labels, const DatasetInfo& info, torch::Generator& generator,
                       const TrainConfig& config, const TrainHooks& hooks = {});
 
@@ -82,13 +82,19 @@ struct RunControl {
   int64_t stop_after_epoch = 0;  // > 0: return after this epoch (resume later)
 };
 
+// Whether a training step of `model` fails under bf16 autocast (a missing
+// bf16 kernel), and how; tried on two random images, leaving the model as
+// it was.
+std::optional<std::string> bf16_training_fault(Model& model, const DatasetInfo& info, const torch::Device& device);
+
 // Trains `model` on data.train for config.epochs, evaluating data.validation
-// after each epoch and checkpointing it to the run directory.
+// after each epoch and checkpointing it to the run directory. A TorchScript
+// model that cannot train in bf16 trains in fp32 (said on stderr).
 struct TrainResult {
   std::vector<EpochRecord> epochs;
   double wall_seconds = 0;  // this invocation and earlier resumed ones
 };
-TrainResult train(Classifier& model, const TrainConfig& config, const DataSplits& data,
+TrainResult train(Model& model, const TrainConfig& config, const DataSplits& data,
                   const DatasetInfo& info, const torch::Device& device, const RunControl& run,
                   const TrainHooks& hooks = {});
 

@@ -17,9 +17,9 @@ std::vector<double> nonzero_values(const torch::Tensor& weight) {
 
 }  // namespace
 
-std::vector<LayerPlot> weight_histograms(torch::nn::Module& pruned, torch::nn::Module& quantized,
+std::vector<LayerPlot> weight_histograms(const Model& pruned, const Model& quantized,
                                          const std::string& quantized_label) {
-  const std::vector<LayerWeight> before = prunable_weights(pruned), after = prunable_weights(quantized);
+  const std::vector<LayerWeight> before = pruned.prunable_weights(), after = quantized.prunable_weights();
   std::vector<LayerPlot> plots;
   for (size_t i = 0; i < before.size() && i < after.size(); ++i) {
     const std::vector<double> quantized_values = nonzero_values(after[i].weight);

@@ -1,7 +1,7 @@
 // Plots of a model's weights, shared by the lab commands and the report.
 #pragma once
 
-#include <torch/torch.h>
+#include "libtorch/model.h"
 
 #include <string>
 #include <vector>
@@ -16,7 +16,7 @@ struct LayerPlot {
 // For each prunable layer: histograms of the nonzero weights of `pruned`
 // and of `quantized` (the same layer after weight sharing), with the
 // quantized layer's distinct values (its centroids) marked.
-std::vector<LayerPlot> weight_histograms(torch::nn::Module& pruned, torch::nn::Module& quantized,
+std::vector<LayerPlot> weight_histograms(const Model& pruned, const Model& quantized,
                                          const std::string& quantized_label);
 
 }  // namespace dcomp

@@ -55,11 +55,11 @@ int bits_for(const ShareSpec& spec, const LayerWeight& layer) {
 
 }  // namespace
 
-std::vector<SharedLayer> share_weights(torch::nn::Module& model, const ShareSpec& spec) {
+std::vector<SharedLayer> share_weights(Model& model, const ShareSpec& spec) {
   validate(spec);
   torch::NoGradGuard no_grad;
   std::vector<SharedLayer> out;
-  for (LayerWeight& layer : prunable_weights(model)) {
+  for (LayerWeight& layer : model.prunable_weights()) {
     SharedLayer shared{layer.name, bits_for(spec, layer), {}, {}};
     const torch::Tensor flat = layer.weight.detach().flatten().to(torch::kCPU, torch::kFloat32).contiguous();
     const torch::Tensor nonzero = flat.nonzero().flatten();  // positions of the kept weights
@@ -81,9 +81,9 @@ std::vector<SharedLayer> share_weights(torch::nn::Module& model, const ShareSpec
   return out;
 }
 
-std::vector<SharedLayer> shared_layers_from_values(torch::nn::Module& model) {
+std::vector<SharedLayer> shared_layers_from_values(Model& model) {
   std::vector<SharedLayer> out;
-  for (const LayerWeight& layer : prunable_weights(model)) {
+  for (const LayerWeight& layer : model.prunable_weights()) {
     const torch::Tensor flat = layer.weight.detach().flatten().to(torch::kCPU, torch::kFloat32);
     const torch::Tensor nonzero = flat.nonzero().flatten();
     auto [values, inverse] = torch::_unique(flat.index_select(0, nonzero), /*sorted=*/true, /*return_inverse=*/true);
@@ -103,8 +103,8 @@ std::vector<SharedLayer> shared_layers_from_values(torch::nn::Module& model) {
   return out;
 }
 
-TiedWeights::TiedWeights(torch::nn::Module& model, std::vector<SharedLayer> layers) : layers_(std::move(layers)) {
-  const std::vector<LayerWeight> prunable = prunable_weights(model);
+TiedWeights::TiedWeights(Model& model, std::vector<SharedLayer> layers) : layers_(std::move(layers)) {
+  const std::vector<LayerWeight> prunable = model.prunable_weights();
   if (prunable.size() != layers_.size()) throw std::invalid_argument("shared layers do not match the model");
   for (size_t i = 0; i < prunable.size(); ++i) {
     if (prunable[i].name != layers_[i].name) throw std::invalid_argument("shared layers do not match the model");
@@ -137,10 +137,11 @@ void TiedWeights::snap() const {
     const torch::Tensor kept = index.ge(0).to(w.dtype());
     const torch::Tensor slot = index.clamp_min(0);
     const torch::Tensor flat = w.flatten() * kept;
-    // c_k = mean of cluster k's weights (equal up to rounding).
+    // c_k = mean of cluster k's weights (equal up to rounding); pruned
+    // weights +0.0 (a product with 0 would leave -0.0 under a negative c_0).
     const torch::Tensor sums = torch::zeros({k}, w.options()).index_add_(0, slot, flat);
     const torch::Tensor counts = torch::zeros({k}, w.options()).index_add_(0, slot, kept).clamp_min(1);
-    w.copy_(((sums / counts).index_select(0, slot) * kept).view(w.sizes()));
+    w.copy_((sums / counts).index_select(0, slot).masked_fill_(index.lt(0), 0.0).view(w.sizes()));
   }
 }
 

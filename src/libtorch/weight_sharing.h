@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/kmeans.h"
+#include "libtorch/model.h"
 #include "libtorch/train.h"
 
 namespace dcomp {
@@ -38,12 +39,12 @@ struct SharedLayer {
 
 // Clusters every prunable layer and writes the shared values into the
 // weights, in place.
-std::vector<SharedLayer> share_weights(torch::nn::Module& model, const ShareSpec& spec);
+std::vector<SharedLayer> share_weights(Model& model, const ShareSpec& spec);
 
 // The clusters a shared model implies: each layer's distinct nonzero values
 // are its codebook (ascending), so a quantized state_dict needs no side file.
 // Throws std::invalid_argument if a layer has more than 256 distinct values.
-std::vector<SharedLayer> shared_layers_from_values(torch::nn::Module& model);
+std::vector<SharedLayer> shared_layers_from_values(Model& model);
 
 // Trained quantization (section 3.2): the weights of a cluster stay tied
 // while training. After backward, each weight's gradient is replaced by the
@@ -54,7 +55,7 @@ std::vector<SharedLayer> shared_layers_from_values(torch::nn::Module& model);
 // snapped back to their cluster's value to remove rounding drift.
 class TiedWeights {
  public:
-  TiedWeights(torch::nn::Module& model, std::vector<SharedLayer> layers);
+  TiedWeights(Model& model, std::vector<SharedLayer> layers);
   TrainHooks training_hooks() const;
   // The codebooks as the weights now hold them.
   const std::vector<SharedLayer>& layers();
