@@ -1,10 +1,11 @@
 #!/bin/bash
 # The dcomp command end to end: wrong arguments and bad input give a one-line
 # error and a non-zero exit; the lab and sensitivity commands write their
-# results. Usage: cli_test.sh DCOMP SOURCE_DIR
+# results. Usage: cli_test.sh DCOMP SOURCE_DIR DCOMP_RUN
 set -u
 dcomp=$1
 source_dir=$2
+dcomp_run=$3
 python=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -272,6 +273,20 @@ sys.exit(0 if same and torch.equal(q(x), u(x)) and q(x).shape == (3, 2) else 1)"
   fi
   expect_error "unpack of TorchScript without --like" "give that module with --like" \
     "$dcomp" unpack "$tmp/user.dcz" --out "$tmp/x.pt"
+  # The LibTorch-free runtime runs the user's module from its graph: the
+  # same top-1 on the image folder as LibTorch, and a single image.
+  "$dcomp" eval "$tmp/user_q.pt" --data "$tmp/images" >"$tmp/out" 2>&1
+  libtorch_top1=$(grep -o "top-1 [0-9.]*%" "$tmp/out" | head -1)
+  "$dcomp_run" "$tmp/user.dcz" --eval "$tmp/images" >"$tmp/run_out" 2>&1
+  runtime_top1=$(grep -o "top-1 [0-9.]*%" "$tmp/run_out" | head -1)
+  [ -n "$libtorch_top1" ] && [ "$libtorch_top1" = "$runtime_top1" ] &&
+    pass "dcomp-run on the image folder: $runtime_top1, as LibTorch" ||
+    fail "dcomp-run --eval: '$runtime_top1' against LibTorch's '$libtorch_top1': $(cat "$tmp/run_out" "$tmp/out")"
+  png=$(ls "$tmp"/images/val/red/*.png | head -1)
+  cp "$png" "$tmp/one.png"
+  "$dcomp_run" "$tmp/user.dcz" "$tmp/one.png" >"$tmp/run_out" 2>&1 && grep -q "one.png: [01] \(red\|blue\)" "$tmp/run_out" &&
+    pass "dcomp-run classifies one image: $(cat "$tmp/run_out")" || fail "dcomp-run on a PNG: $(cat "$tmp/run_out")"
+  expect_error "dcomp-run on a missing image" "missing.jpg" "$dcomp_run" "$tmp/user.dcz" "$tmp/missing.jpg"
   cat >"$tmp/user_pipeline.json" <<EOF
 {"model": "$tmp/user.pt", "data": {"dataset": "imagefolder", "image_size": 24}, "baseline": "$tmp/user_trained.pt",
  "pruning": {"method": "percentile", "amount": 0.6, "begin_epoch": 0, "end_epoch": 1},
@@ -295,6 +310,7 @@ EOF
 else
   fail "the TorchScript flow failed: $(tail -3 "$tmp/out")"
 fi
+expect_error "dcomp-run on a format-1 file" "re-pack it" "$dcomp_run" "$source_dir/tests/data/lenet300_format1.dcz"
 printf 'not a png' >"$tmp/images/train/red/broken.png"
 expect_error "corrupt image" "broken.png" "$dcomp" eval "$tmp/user_trained.pt" --data "$tmp/images"
 rm "$tmp/images/train/red/broken.png"

@@ -37,6 +37,17 @@ Tensor random_shared(const std::string& name, std::vector<int64_t> shape, double
   return t;
 }
 
+// A graph that reads every float and shared tensor once: all the format
+// itself asks of a graph (the runtime checks what each operation does).
+Model with_graph(Model m) {
+  m.graph.nodes.clear();
+  for (const Tensor& t : m.tensors)
+    if (t.storage != Storage::kInt64)
+      m.graph.nodes.push_back({Op::kLinear, {uint32_t(m.graph.nodes.size())}, {t.name}, {}, {}});
+  m.graph.output = uint32_t(m.graph.nodes.size());
+  return m;
+}
+
 Model sample_model() {
   Model m;
   m.metadata = {{"model", "test"}, {"producer", "dcomp tests"}};
@@ -53,6 +64,11 @@ Model sample_model() {
   Tensor count = make_tensor("bn.num_batches_tracked", {}, Storage::kInt64);
   count.integers = {123456789012};
   m.tensors.push_back(count);
+  m = with_graph(std::move(m));
+  // Every kind of field: inputs, ints (negative ones too) and floats.
+  m.graph.nodes.push_back({Op::kSlice, {m.graph.output}, {}, {1, -3, INT64_MAX, 2}, {}});
+  m.graph.nodes.push_back({Op::kAdd, {m.graph.output + 1, 1}, {}, {}, {-0.5f}});
+  m.graph.output += 2;
   return m;
 }
 
@@ -71,6 +87,16 @@ void expect_equal(const Model& a, const Model& b) {
     EXPECT_EQ(x.shared.positions, y.shared.positions) << x.name;
     EXPECT_EQ(x.shared.indices, y.shared.indices) << x.name;
   }
+  ASSERT_EQ(a.graph.nodes.size(), b.graph.nodes.size());
+  for (size_t i = 0; i < a.graph.nodes.size(); ++i) {
+    const Node &x = a.graph.nodes[i], &y = b.graph.nodes[i];
+    EXPECT_EQ(x.op, y.op);
+    EXPECT_EQ(x.inputs, y.inputs);
+    EXPECT_EQ(x.tensors, y.tensors);
+    EXPECT_EQ(x.ints, y.ints);
+    EXPECT_EQ(x.floats, y.floats);
+  }
+  EXPECT_EQ(a.graph.output, b.graph.output);
 }
 
 void fix_checksum(std::vector<uint8_t>& bytes) {
@@ -105,7 +131,7 @@ TEST(CompressedFile, RoundTripIsExact) {
   expect_equal(m, decode(bytes.data(), bytes.size()));
   EXPECT_EQ(layout.file_bytes, bytes.size());
   // The layout accounts for every byte.
-  uint64_t sum = layout.header_bytes;
+  uint64_t sum = layout.header_bytes + layout.graph_bytes;
   for (const TensorLayout& t : layout.tensors) sum += t.table_bytes + t.dense_bytes + (t.index_bits + 7) / 8 + (t.position_bits + 7) / 8;
   EXPECT_EQ(sum, bytes.size());
 }
@@ -114,7 +140,7 @@ TEST(CompressedFile, StreamsComeCloseToTheirEntropy) {
   Model m;
   m.tensors.push_back(random_shared("w", {200000}, 0.1, 5, 7));
   Layout layout;
-  encode(m, &layout);
+  encode(with_graph(m), &layout);
   const TensorLayout& t = layout.tensors[0];
   EXPECT_GE(double(t.index_bits), t.index_entropy_bits);
   EXPECT_LT(double(t.index_bits), 1.05 * t.index_entropy_bits);
@@ -131,7 +157,7 @@ TEST(CompressedFile, EscapesBeatFillerZeros) {
     Model m;
     m.tensors.push_back(random_shared("w", {100000}, density, 5, 11));
     Layout layout;
-    encode(m, &layout);
+    encode(with_graph(m), &layout);
     const TensorLayout& t = layout.tensors[0];
     const uint64_t ours = t.index_bits + t.position_bits + t.position_table_bits;
     EXPECT_LE(ours, t.filler_scheme_bits) << density;
@@ -158,6 +184,9 @@ TEST(CompressedFile, EncodeRejectsBrokenModels) {
   m = sample_model();
   m.tensors.push_back(m.tensors[0]);
   EXPECT_THROW(encode(m), std::invalid_argument);
+  m = sample_model();
+  m.graph = {};
+  EXPECT_THROW(encode(m), std::invalid_argument) << "a file holds its graph";
 }
 
 TEST(CompressedFile, EveryTruncationIsAFormatError) {
@@ -178,8 +207,8 @@ TEST(CompressedFile, HeaderFaultsAreNamed) {
   bad[0] = 'X';
   EXPECT_NE(decode_error(bad).find("bad magic"), std::string::npos);
   bad = bytes;
-  bad[4] = 2;
-  EXPECT_NE(decode_error(bad).find("version 2"), std::string::npos);
+  bad[4] = 3;
+  EXPECT_NE(decode_error(bad).find("version 3"), std::string::npos);
   bad = bytes;
   bad[bytes.size() / 2] ^= 0x10;
   EXPECT_NE(decode_error(bad).find("checksum"), std::string::npos);
@@ -193,13 +222,14 @@ TEST(CompressedFile, HostileTableEntriesAreRejected) {
   // One shared tensor "w" of shape [1000] with about 200 nonzeros, no
   // metadata. Its entry starts at byte 16: shared name prefix (varint 1),
   // name (varint length 1, "w"), storage (1), rank (1), dim 1000 (varint 2),
-  // bits (1), codebook size (2), codebook (4 x 4), nonzeros (varint 2),
-  // index code lengths (count 2, then the lengths), ...
+  // coder (1), bits (1), codebook size (2), codebook (4 x 4), nonzeros
+  // (varint 2), index code lengths (count 2, then the lengths), ...
   Model m;
   m.tensors.push_back(random_shared("w", {1000}, 0.2, 2, 9));
   ASSERT_GE(m.tensors[0].shared.positions.size(), 128u);  // a two-byte varint
-  const std::vector<uint8_t> good = encode(m);
-  const size_t rank = 16 + 3 + 1, dims = rank + 1, bits = dims + 2, codebook = bits + 3, nonzeros = codebook + 16;
+  const std::vector<uint8_t> good = encode(with_graph(m));
+  const size_t rank = 16 + 3 + 1, dims = rank + 1, coder = dims + 2, bits = coder + 1, codebook = bits + 3,
+               nonzeros = codebook + 16;
   auto mutated = [&](size_t offset, std::vector<uint8_t> value) {
     std::vector<uint8_t> b = good;
     std::copy(value.begin(), value.end(), b.begin() + long(offset));
@@ -212,6 +242,7 @@ TEST(CompressedFile, HostileTableEntriesAreRejected) {
   EXPECT_NE(mutated(dims, {0xFF, 0xFF, 0xFF, 0xFF, 0x7F}).find("shape too large"), std::string::npos);
   EXPECT_NE(mutated(dims, {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}).find("malformed variable"),
             std::string::npos);
+  EXPECT_NE(mutated(coder, {1}).find("unknown coder 1"), std::string::npos);
   EXPECT_NE(mutated(bits, {9}).find("index bits"), std::string::npos);
   EXPECT_NE(mutated(nonzeros, {0xFF, 0xFF, 0xFF, 0x7F}).find("more nonzeros than elements"), std::string::npos);
   EXPECT_NE(mutated(nonzeros, {0xE8, 0x07}).find("streams too short"), std::string::npos);  // 1000 nonzeros
@@ -227,7 +258,7 @@ TEST(CompressedFile, Float16StorageRoundsToHalf) {
   t.floats = {1.0f, 0.1f, -65504.0f, 1e-7f};
   m.tensors.push_back(t);
   Layout layout;
-  const std::vector<uint8_t> bytes = encode(m, &layout);
+  const std::vector<uint8_t> bytes = encode(with_graph(m), &layout);
   EXPECT_EQ(layout.tensors[0].dense_bytes, 8u);
   const Model back = decode(bytes.data(), bytes.size());
   EXPECT_EQ(back.tensors[0].floats, (std::vector<float>{1.0f, 0.0999755859375f, -65504.0f, 1.1920928955078125e-07f}));
@@ -262,4 +293,74 @@ TEST(CompressedFile, RandomCorruptionNeverCrashes) {
     }
   }
   EXPECT_GT(rejected, 1000);  // most corruptions are caught by validation alone
+}
+
+// The graph section: a file whose graph breaks a rule is refused with the
+// node and the rule, whatever the checksum says.
+TEST(CompressedFile, HostileGraphsAreRejected) {
+  const Model good = sample_model();
+  const auto error_of = [](const Model& m) {
+    // Encoding checks the same rules; written past them, as a hostile file would be.
+    try {
+      encode(m);
+      return std::string();
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+  };
+  Model m = good;
+  m.graph.nodes[2].op = Op(99);
+  EXPECT_NE(error_of(m).find("graph node 2: unknown operation code 99"), std::string::npos) << error_of(m);
+  m = good;
+  m.graph.nodes[1].inputs = {5};
+  EXPECT_NE(error_of(m).find("reads value 5 before it is written"), std::string::npos) << error_of(m);
+  m = good;
+  m.graph.nodes[1].inputs = {2};  // its own output: a cycle
+  EXPECT_NE(error_of(m).find("before it is written"), std::string::npos) << error_of(m);
+  m = good;
+  m.graph.nodes[0].tensors = {"no.such.tensor"};
+  EXPECT_NE(error_of(m).find("names no tensor"), std::string::npos) << error_of(m);
+  m = good;
+  m.graph.nodes.erase(m.graph.nodes.begin());  // conv.weight read by nothing
+  for (Node& n : m.graph.nodes)
+    for (uint32_t& v : n.inputs) v = v > 0 ? v - 1 : 0;
+  m.graph.output -= 1;
+  EXPECT_NE(error_of(m).find("tensor 'conv.weight' is read by no operation"), std::string::npos) << error_of(m);
+  m = good;
+  m.graph.nodes.push_back({Op::kConv2d, {1}, {"conv.weight"}, {0, 1, 0, 0, 1, 1, 1}, {}});
+  EXPECT_NE(error_of(m).find("stride 0 outside [1, 4096]"), std::string::npos) << error_of(m);
+  m.graph.nodes.back().ints = {1, 1, 0, 0, 1, 1, 1, 1};
+  EXPECT_NE(error_of(m).find("wrong number of attributes"), std::string::npos) << error_of(m);
+  m.graph.nodes.back() = {Op::kMaxPool2d, {1}, {}, {3, 3, 1, 1, 1, 1, 1, 1, 2}, {}};
+  EXPECT_NE(error_of(m).find("ceil_mode 2"), std::string::npos) << error_of(m);
+  m.graph.nodes.back() = {Op::kClamp, {1}, {}, {}, {6.0f, 0.0f}};
+  EXPECT_NE(error_of(m).find("min above max"), std::string::npos) << error_of(m);
+  m.graph.nodes.back() = {Op::kAdd, {1}, {}, {}, {1.0f}};
+  EXPECT_NE(error_of(m).find("takes 2 inputs, not 1"), std::string::npos) << error_of(m);
+  m = good;
+  m.graph.output = 0;
+  EXPECT_NE(error_of(m).find("output"), std::string::npos) << error_of(m);
+
+  // The same rules when reading: a forward reference patched into the bytes.
+  std::vector<uint8_t> bytes = encode(good);
+  Layout layout;
+  encode(good, &layout);
+  uint64_t graph_start = layout.header_bytes - 4;
+  for (const TensorLayout& t : layout.tensors) graph_start += t.table_bytes;
+  // graph = count, then node 0: op, input count 1, input 0 -> make it 7.
+  ASSERT_EQ(bytes[graph_start + 1], uint8_t(Op::kLinear));
+  bytes[graph_start + 3] = 7;
+  fix_checksum(bytes);
+  EXPECT_NE(decode_error(bytes).find("graph node 0: reads value 7 before it is written"), std::string::npos)
+      << decode_error(bytes);
+}
+
+// Version 1 files (tensors, no graph) still decode: committed before the
+// graph, a LeNet-300-100 of results/lenet300.
+TEST(CompressedFile, ReadsVersionOne) {
+  const Model m = read(DCOMP_TEST_DATA "/lenet300_format1.dcz");
+  EXPECT_TRUE(m.graph.empty());
+  ASSERT_EQ(m.tensors.size(), 6u);
+  EXPECT_EQ(m.tensors[0].name, "fc1.weight");
+  EXPECT_EQ(m.tensors[0].storage, Storage::kShared);
 }

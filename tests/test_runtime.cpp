@@ -9,6 +9,7 @@
 #include "libtorch/models.h"
 #include "libtorch/prune.h"
 #include "runtime/dcomp_runtime.h"
+#include "runtime_check.h"
 #include "temp_dir.h"
 
 using namespace dcomp;
@@ -59,13 +60,7 @@ void expect_same_logits(const std::string& name, bool dense_float16, int batch =
   EXPECT_TRUE(torch::equal(input, expected_input));
 
   torch::NoGradGuard no_grad;
-  const torch::Tensor expected = model->forward(expected_input);
-  torch::Tensor logits = torch::empty({batch, dcomp_classes(runtime)});
-  ASSERT_EQ(dcomp_run(runtime, input.data_ptr<float>(), batch, logits.data_ptr<float>()), DCOMP_OK);
-  for (int b = 0; b < batch; ++b) {
-    const double scale = expected[b].abs().max().item<double>();
-    EXPECT_LE((logits[b] - expected[b]).abs().max().item<double>(), 1e-3 * scale) << name << " image " << b;
-  }
+  dcomp::testing::expect_runtime_logits(path, input, model->forward(expected_input));
   // Resident weights: far below dense float32 at 70% sparsity.
   EXPECT_LT(dcomp_weight_bytes(runtime), size_t(4 * parameter_count(*model)) / 4);
   dcomp_free(runtime);

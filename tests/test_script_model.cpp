@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "libtorch/compressed_model.h"
+#include "libtorch/graph_export.h"
 #include "libtorch/model_file.h"
 #include "libtorch/prune.h"
 #include "libtorch/script_model.h"
@@ -13,6 +14,7 @@
 #include "libtorch/weight_sharing.h"
 #include <torch/version.h>
 #include "python_reference.h"
+#include "runtime_check.h"
 #include "small_data.h"
 #include "temp_dir.h"
 
@@ -161,6 +163,7 @@ TEST_P(ScriptedModel, GoesThroughEveryStage) {
   outputs.emplace_back(dir.file("quantized.pt"), eval_logits(*model, x));
 
   pack(*model, dir.file("m.dcz"));
+  dcomp::testing::expect_runtime_logits(dir.file("m.dcz"), x, eval_logits(*model, x));
   auto unpacked = ScriptModel::load(user_model(name + "_scripted.pt"));
   load_state_dict(*unpacked, expanded_state_dict(dcz::read(dir.file("m.dcz"))));
   unpacked->save(dir.file("unpacked.pt"));
@@ -205,6 +208,7 @@ TEST_P(TracedModel, RunsInEvalModeAndRefusesTraining) {
   share_weights(*model, spec);
   model->set_data(dataset_info("cifar10"));
   pack(*model, dir.file("m.dcz"));
+  dcomp::testing::expect_runtime_logits(dir.file("m.dcz"), x, eval_logits(*model, x));
   auto unpacked = ScriptModel::load(user_model(name + "_traced.pt"));
   load_state_dict(*unpacked, expanded_state_dict(dcz::read(dir.file("m.dcz"))));
   EXPECT_TRUE(bit_identical(unpacked->state_dict(), model->state_dict()));
@@ -283,4 +287,26 @@ TEST(ScriptModelFiles, OutputMustBeBatchByClasses) {
     EXPECT_NE(std::string(e.what()).find("output has shape [80]"), std::string::npos) << e.what();
   }
   EXPECT_THROW(mean_loss(*model, batch, 1), std::runtime_error);
+}
+
+// An operation the runtime does not run is refused when packing, in one
+// line naming it and its line in the user's Python (after dcomp has saved
+// the module too); nothing is written.
+TEST(ScriptModelFiles, PackRefusesAnOperationTheRuntimeDoesNotRun) {
+  TempDir dir;
+  auto model = load_model(user_model("bad_gelu.pt"), "");
+  model->set_data(dataset_info("cifar10"));
+  share_weights(*model, ShareSpec{});
+  model->save(dir.file("shared.pt"));  // as the pipeline's stages do: the line survives saves
+  model = load_model(dir.file("shared.pt"), "");
+  try {
+    pack(*model, dir.file("gelu.dcz"));
+    ADD_FAILURE() << "packed";
+  } catch (const UnsupportedGraph& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("aten::gelu at "), std::string::npos) << what;
+    EXPECT_NE(what.find("user_models.py:"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("gelu.dcz")));
 }

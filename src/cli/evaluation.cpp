@@ -17,7 +17,10 @@ void add_split_options(CLI::App& command, SplitOptions& options, bool allow_none
 }
 
 std::optional<EvalResult> evaluate_on_split(Model& model, const CommonOptions& common, const SplitOptions& options) {
-  if (options.split == "none") return std::nullopt;
+  if (options.split == "none") {
+    if (!common.source.dataset.empty()) model_data(model, common);  // recorded in what the command writes
+    return std::nullopt;
+  }
   const DatasetInfo info = model_data(model, common);
   const DataSplits data = load_data(info, common, options.validation_size);
   const torch::Device device = resolve_device(common.device);

@@ -52,7 +52,10 @@ void run_unpack(const UnpackOptions& o) {
   if (!torchscript) model = make_model(*architecture);
   else if (!o.like.empty()) model = ScriptModel::load(o.like);
   const StateDict weights = expanded_state_dict(file);
-  if (model) load_state_dict(*model, weights);  // strict: the file must fit the architecture exactly
+  if (model) {
+    load_state_dict(*model, weights);  // strict: the file must fit the architecture exactly
+    model->set_data(file_data(file));  // what the file says the module takes
+  }
   if (model && !o.as_state_dict) model->save(o.out);
   else save_state_dict(weights, o.out);
   fmt::print("wrote {} ({}, {} tensors)\n", o.out, torchscript && model && !o.as_state_dict ? "TorchScript" : *architecture,

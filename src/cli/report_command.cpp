@@ -192,8 +192,8 @@ Report build_report(const fs::path& run) {
   Table bytes{{"part", "bytes", "share"}, {}};
   Series parts{"bytes", {}, {}};
   std::vector<std::string> part_names;
-  for (const char* part : {"positions", "indices", "codebooks", "dense_tensors", "tables", "header"}) {
-    const double v = b[part].get<double>();
+  for (const char* part : {"positions", "indices", "codebooks", "dense_tensors", "tables", "graph", "header"}) {
+    const double v = b.value(part, 0.0);  // format-1 files had no graph
     bytes.rows.push_back({part, fmt::format("{:.0f}", v), pct(v / file["file_bytes"].get<double>())});
     part_names.push_back(part);
     parts.y.push_back(v);
@@ -201,8 +201,8 @@ Report build_report(const fs::path& run) {
   bytes.rows.push_back({"file", fmt::format("{}", file["file_bytes"].get<uint64_t>()), "100.00%"});
   r.blocks.push_back(
       {"The compressed file",
-       fmt::format("`{}.dcz` holds everything needed to run the model: the shared weights as Huffman-coded indices and "
-                   "positions with their codebooks, and BN parameters, statistics and biases ({}). The two coded "
+       fmt::format("`{}.dcz` holds everything needed to run the model: the network as a graph of operations, the "
+                   "shared weights as Huffman-coded indices and positions with their codebooks, and BN parameters, statistics and biases ({}). The two coded "
                    "streams take {} bytes against an entropy bound of {:.0f} bytes.",
                    model, summary["config"]["dense_float16"].get<bool>() ? "float16" : "float32",
                    file["stream_bytes"].get<uint64_t>(), file["stream_entropy_bytes"].get<double>()),

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <set>
 #include <stdexcept>
 
@@ -27,6 +28,9 @@ constexpr uint32_t kMaxTensors = 1 << 16;       // tensors in a file
 constexpr int kMaxRank = 8;
 constexpr int kCodeLengthBits = 5;              // a stored code length is 0..kMaxCodeLength
 constexpr size_t kChecksumBytes = 4;
+constexpr uint8_t kHuffmanCoder = 0;            // the one coder of versions 1 and 2
+constexpr uint32_t kMaxNodes = 1 << 16;         // graph operations
+constexpr uint32_t kMaxNodeItems = 1 << 16;     // inputs, tensors or attributes of one operation
 
 uint64_t value_bytes(Storage storage) {
   return storage == Storage::kFloat16 ? 2 : storage == Storage::kFloat32 ? 4 : 8;
@@ -150,6 +154,74 @@ SharedPlan plan_shared(const SharedTensor& s) {
   return plan;
 }
 
+// The graph's own checks, and every float and shared tensor feeding an
+// operation: a weight no operation reads means the graph and the tensors
+// disagree.
+void check_graph(const Graph& graph, const std::vector<const Tensor*>& tensors) {
+  std::vector<std::string> names;
+  for (const Tensor* t : tensors) names.push_back(t->name);
+  validate(graph, names);
+  std::set<std::string> read;
+  for (const Node& n : graph.nodes) read.insert(n.tensors.begin(), n.tensors.end());
+  for (const Tensor* t : tensors)
+    if (t->storage != Storage::kInt64 && !read.count(t->name))
+      throw std::invalid_argument("tensor '" + t->name + "' is read by no operation of the graph");
+}
+
+// The graph section: node count, then per node its operation, inputs
+// (values), tensors (indices into the tensor table), ints (zigzag varints)
+// and floats; then the output value.
+void write_graph(ByteWriter& out, const Graph& graph, const std::vector<Tensor>& tensors) {
+  std::map<std::string, uint64_t> index;
+  for (size_t i = 0; i < tensors.size(); ++i) index[tensors[i].name] = i;
+  out.varint(graph.nodes.size());
+  for (const Node& n : graph.nodes) {
+    out.u8(uint8_t(n.op));
+    out.varint(n.inputs.size());
+    for (uint32_t v : n.inputs) out.varint(v);
+    out.varint(n.tensors.size());
+    for (const std::string& t : n.tensors) out.varint(index.at(t));
+    out.varint(n.ints.size());
+    for (int64_t v : n.ints) out.varint(uint64_t(v) << 1 ^ uint64_t(v >> 63));
+    out.varint(n.floats.size());
+    for (float v : n.floats) out.f32(v);
+  }
+  out.varint(graph.output);
+}
+
+uint32_t read_count(ByteReader& in, uint32_t limit, const char* what) {
+  const uint64_t n = in.varint();
+  if (n > limit) throw FormatError(std::string("graph: too many ") + what);
+  return uint32_t(n);
+}
+
+Graph read_graph(ByteReader& in, const std::vector<const Tensor*>& tensors) {
+  Graph g;
+  const uint32_t count = read_count(in, kMaxNodes, "operations");
+  for (uint32_t k = 0; k < count; ++k) {
+    Node n;
+    n.op = Op(in.u8());
+    for (uint32_t i = read_count(in, kMaxNodeItems, "inputs"); i > 0; --i) {
+      const uint64_t v = in.varint();
+      if (v > k) throw FormatError("graph node " + std::to_string(k) + ": reads value " + std::to_string(v) + " before it is written");
+      n.inputs.push_back(uint32_t(v));
+    }
+    for (uint32_t i = read_count(in, kMaxNodeItems, "tensors"); i > 0; --i) {
+      const uint64_t t = in.varint();
+      if (t >= tensors.size()) throw FormatError("graph node " + std::to_string(k) + ": tensor index beyond the table");
+      n.tensors.push_back(tensors[size_t(t)]->name);
+    }
+    for (uint32_t i = read_count(in, kMaxNodeItems, "attributes"); i > 0; --i) {
+      const uint64_t z = in.varint();
+      n.ints.push_back(int64_t(z >> 1) ^ -int64_t(z & 1));
+    }
+    for (uint32_t i = read_count(in, kMaxNodeItems, "attributes"); i > 0; --i) n.floats.push_back(in.f32());
+    g.nodes.push_back(std::move(n));
+  }
+  g.output = uint32_t(std::min<uint64_t>(in.varint(), UINT32_MAX));
+  return g;
+}
+
 // ---- decoding ----
 
 struct Entry {  // a parsed table entry, before its payload is read
@@ -160,7 +232,7 @@ struct Entry {  // a parsed table entry, before its payload is read
   uint64_t index_bits = 0, gap_stream_bits = 0;
 };
 
-Entry read_entry(ByteReader& in, const std::string& previous_name) {
+Entry read_entry(ByteReader& in, const std::string& previous_name, uint32_t version) {
   Entry e;
   Tensor& t = e.tensor;
   const uint64_t shared = in.varint();
@@ -183,6 +255,10 @@ Entry read_entry(ByteReader& in, const std::string& previous_name) {
   if (t.storage != Storage::kShared) return e;
 
   SharedTensor& s = t.shared;
+  if (version >= 2) {
+    const uint8_t coder = in.u8();
+    if (coder != kHuffmanCoder) throw FormatError(where + "unknown coder " + std::to_string(coder));
+  }
   s.bits = in.u8();
   if (s.bits < 1 || s.bits > 8) throw FormatError(where + "index bits " + std::to_string(s.bits) + " outside [1, 8]");
   const uint16_t codebook_size = in.u16();
@@ -285,6 +361,9 @@ std::vector<uint8_t> encode(const Model& model, Layout* layout) {
   }
   if (model.tensors.size() > kMaxTensors || model.metadata.size() > kMaxMetadata)
     throw std::invalid_argument("too many tensors or metadata entries");
+  std::vector<const Tensor*> table;
+  for (const Tensor& t : model.tensors) table.push_back(&t);
+  check_graph(model.graph, table);
 
   ByteWriter out;
   out.bytes(reinterpret_cast<const uint8_t*>(kMagic), 4);
@@ -317,6 +396,7 @@ std::vector<uint8_t> encode(const Model& model, Layout* layout) {
     for (int64_t d : t.shape) out.varint(uint64_t(d));
     if (t.storage == Storage::kShared) {
       SharedPlan& p = plans[i] = plan_shared(t.shared);
+      out.u8(kHuffmanCoder);
       out.u8(uint8_t(t.shared.bits));
       out.u16(uint16_t(t.shared.codebook.size()));
       for (float c : t.shared.codebook) out.f32(c);
@@ -339,6 +419,9 @@ std::vector<uint8_t> encode(const Model& model, Layout* layout) {
     tl.table_bytes = out.size() - start;
     l.tensors.push_back(tl);
   }
+  const size_t graph_start = out.size();
+  write_graph(out, model.graph, model.tensors);
+  l.graph_bytes = out.size() - graph_start;
   // The payload: each tensor's data in table order, byte-aligned, no gaps.
   for (size_t i = 0; i < model.tensors.size(); ++i) {
     const Tensor& t = model.tensors[i];
@@ -366,8 +449,8 @@ Model decode(const uint8_t* data, size_t size) {
   ByteReader in(data, size - kChecksumBytes);
   in.take(4);
   const uint32_t version = in.u32();
-  if (version != kVersion)
-    throw FormatError("unsupported format version " + std::to_string(version) + " (this dcomp reads " +
+  if (version < 1 || version > kVersion)
+    throw FormatError("unsupported format version " + std::to_string(version) + " (this dcomp reads 1 to " +
                       std::to_string(kVersion) + ")");
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION  // let fuzzers past the checksum, to the parser
   ByteReader checksum(data + size - kChecksumBytes, kChecksumBytes);
@@ -386,9 +469,19 @@ Model decode(const uint8_t* data, size_t size) {
   std::vector<Entry> entries;
   std::set<std::string> names;
   for (uint32_t i = 0; i < tensor_count; ++i) {
-    entries.push_back(read_entry(in, entries.empty() ? std::string() : entries.back().tensor.name));
+    entries.push_back(read_entry(in, entries.empty() ? std::string() : entries.back().tensor.name, version));
     if (!names.insert(entries.back().tensor.name).second)
       throw FormatError("duplicate tensor name '" + entries.back().tensor.name + "'");
+  }
+  if (version >= 2) {
+    std::vector<const Tensor*> table;
+    for (const Entry& e : entries) table.push_back(&e.tensor);
+    model.graph = read_graph(in, table);
+    try {
+      check_graph(model.graph, table);
+    } catch (const std::invalid_argument& e) {
+      throw FormatError(e.what());
+    }
   }
   for (Entry& e : entries) {
     if (e.tensor.storage == Storage::kShared)

@@ -1,9 +1,11 @@
 // The compressed model file (.dcz), specified in docs/format.md: one
 // little-endian file holding everything needed to run a pruned, weight-shared
-// model. Shared weights are stored as two canonical-Huffman streams per
-// tensor (codebook indices, and position gaps with an escape, see
-// gap_coding.h); other tensors (BN, biases) are stored raw. A CRC-32 of the
-// whole file comes last.
+// model: its tensors and, from version 2, the network as a graph (graph.h).
+// Shared weights are stored as two entropy-coded streams per tensor
+// (codebook indices, and position gaps with an escape, see gap_coding.h),
+// under the coder the tensor's entry names (version 2; canonical Huffman is
+// coder 0 and version 1's only one); other tensors (BN, biases) are stored
+// raw. A CRC-32 of the whole file comes last.
 #pragma once
 
 #include <cstdint>
@@ -11,10 +13,13 @@
 #include <utility>
 #include <vector>
 
+#include "core/graph.h"
+
 namespace dcomp::dcz {
 
 inline constexpr char kMagic[4] = {'D', 'C', 'Z', '1'};
-inline constexpr uint32_t kVersion = 1;
+// Written: 2. Read: 1 (no graph: tensors only) and 2.
+inline constexpr uint32_t kVersion = 2;
 // Longest Huffman code a file may use: bounds a decoder's table at 2^16
 // entries (256 KiB), whatever the file says.
 inline constexpr int kMaxCodeLength = 16;
@@ -50,6 +55,10 @@ struct Model {
   // name), "dataset" and "producer".
   std::vector<std::pair<std::string, std::string>> metadata;
   std::vector<Tensor> tensors;
+  // What runs them; empty in version 1 files. When present, every float and
+  // shared tensor is read by some operation (int64 ones, such as BN's
+  // num_batches_tracked, are training state that no operation reads).
+  Graph graph;
   // The value of `key`, or nullptr.
   const std::string* find(const std::string& key) const;
 };
@@ -73,6 +82,7 @@ struct TensorLayout {
 struct Layout {
   uint64_t file_bytes = 0;
   uint64_t header_bytes = 0;  // magic, version, counts, metadata, checksum
+  uint64_t graph_bytes = 0;
   std::vector<TensorLayout> tensors;
 };
 

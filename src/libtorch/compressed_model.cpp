@@ -74,11 +74,43 @@ dcz::Model compressed_model(const Model& model, const std::vector<SharedLayer>& 
                    {"input_mean", join(data.mean, exact)},
                    {"input_std", join(data.std, exact)},
                    {"class_names", join(data.class_names, text)}};
+  file.graph = model.graph();
   for (const auto& [name, value] : model.state_dict()) {
     auto it = shared.find(name);
     file.tensors.push_back(it != shared.end() ? shared_tensor(*it->second) : dense_tensor(name, value, dense));
   }
   return file;
+}
+
+DatasetInfo file_data(const dcz::Model& file) {
+  const auto value = [&](const char* key) {
+    const std::string* v = file.find(key);
+    if (!v) throw std::runtime_error(std::string("the file's metadata has no '") + key + "'");
+    return *v;
+  };
+  const auto split = [](const std::string& s) {
+    std::vector<std::string> parts;
+    for (size_t start = 0; start <= s.size();) {
+      const size_t end = std::min(s.find(',', start), s.size());
+      parts.push_back(s.substr(start, end - start));
+      start = end + 1;
+    }
+    return parts;
+  };
+  const std::string name = value("dataset");
+  if (name != "imagefolder") return dataset_info(name);
+  const std::vector<std::string> shape = split(value("input_shape"));
+  if (shape.size() != 3) throw std::runtime_error("the file's input_shape is not C,H,W");
+  DatasetInfo info;
+  info.name = name;
+  info.image_size = std::stoll(shape[1]);
+  for (const std::string& m : split(value("input_mean"))) info.mean.push_back(std::stod(m));
+  for (const std::string& d : split(value("input_std"))) info.std.push_back(std::stod(d));
+  const DataSource defaults;
+  info.crop_padding = info.image_size / 8;
+  info.horizontal_flip = defaults.horizontal_flip;
+  info.class_names = split(value("class_names"));
+  return info;
 }
 
 StateDict expanded_state_dict(const dcz::Model& file) {
@@ -106,6 +138,7 @@ FileReport file_report(const dcz::Model& file, const dcz::Layout& layout, int64_
   r.dense_bytes = 4 * uint64_t(parameters);
   r.file_bytes = layout.file_bytes;
   r.header_bytes = layout.header_bytes;
+  r.graph_bytes = layout.graph_bytes;
   double entropy_bits = 0;
   for (size_t i = 0; i < layout.tensors.size(); ++i) {
     const dcz::TensorLayout& t = layout.tensors[i];
@@ -157,6 +190,7 @@ nlohmann::json to_json(const FileReport& r) {
             {"codebooks", r.codebook_bytes},
             {"dense_tensors", r.dense_tensor_bytes},
             {"tables", r.table_bytes},
+            {"graph", r.graph_bytes},
             {"header", r.header_bytes}}},
           {"stream_entropy_bytes", r.entropy_bytes},
           {"stream_bytes", r.position_bytes + r.index_bytes},
@@ -191,8 +225,9 @@ std::string format_table(const FileReport& r) {
                      (t.index_entropy_bits + t.position_entropy_bits) / 8, t.gap_bits);
   }
   s += fmt::format(
-      "file {} bytes: positions {}, indices {}, codebooks {}, dense tensors {}, tables {}, header {}\n", r.file_bytes,
-      r.position_bytes, r.index_bytes, r.codebook_bytes, r.dense_tensor_bytes, r.table_bytes, r.header_bytes);
+      "file {} bytes: positions {}, indices {}, codebooks {}, dense tensors {}, tables {}, graph {}, header {}\n",
+      r.file_bytes, r.position_bytes, r.index_bytes, r.codebook_bytes, r.dense_tensor_bytes, r.table_bytes,
+      r.graph_bytes, r.header_bytes);
   s += fmt::format("streams {} bytes, entropy bound {:.0f} bytes ({:.1f}% above)\n", r.position_bytes + r.index_bytes,
                    r.entropy_bytes, 100 * (double(r.position_bytes + r.index_bytes) / r.entropy_bytes - 1));
   s += fmt::format("streams and position tables {:.0f} bytes; with Han et al.'s filler zeros {:.0f} bytes\n",

@@ -25,6 +25,11 @@ namespace dcomp {
 dcz::Model compressed_model(const Model& model, const std::vector<SharedLayer>& layers,
                             dcz::Storage dense = dcz::Storage::kFloat32);
 
+// The input a file's metadata describes (compressed_model's inverse): the
+// built-in dataset it names, or an image folder's size, normalization and
+// classes (augmentation as describe() defaults it).
+DatasetInfo file_data(const dcz::Model& file);
+
 // The state_dict a compressed model stands for, weights expanded to dense
 // float32 (bit-identical to the weight-shared model's).
 StateDict expanded_state_dict(const dcz::Model& file);
@@ -36,7 +41,7 @@ struct FileReport {
   uint64_t file_bytes = 0;
   // Where the bytes went.
   uint64_t position_bytes = 0, index_bytes = 0, codebook_bytes = 0, dense_tensor_bytes = 0, table_bytes = 0,
-           header_bytes = 0;
+           graph_bytes = 0, header_bytes = 0;
   double entropy_bytes = 0;  // the streams' entropy bound (n * H / 8), summed
   // Streams plus position code tables, ours and under Han et al.'s filler zeros.
   double comparable_bytes = 0, filler_scheme_bytes = 0;

@@ -6,6 +6,8 @@
 
 #include <torch/torch.h>
 
+#include "core/graph.h"
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,6 +56,11 @@ class Model {
   // built-in network, a TorchScript module (that torch.jit.load opens) for
   // a TorchScript one.
   virtual void save(const std::string& path) const = 0;
+
+  // The network as the compressed file's graph, naming state_dict entries
+  // (graph_export.h). Throws UnsupportedGraph for an operation the runtime
+  // does not run.
+  virtual dcz::Graph graph() const = 0;
 };
 
 int64_t parameter_count(const Model& model);

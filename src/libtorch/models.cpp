@@ -1,7 +1,12 @@
 #include "libtorch/models.h"
 
+#include <fmt/format.h>
+
 #include <functional>
+#include <limits>
 #include <stdexcept>
+
+#include "libtorch/graph_export.h"
 
 namespace dcomp {
 
@@ -109,6 +114,30 @@ torch::Tensor CifarResNet::forward(torch::Tensor x) {
   return fc(x);
 }
 
+dcz::Graph CifarResNet::graph() const {
+  GraphBuilder g;
+  uint32_t x = g.relu(g.batch_norm(g.conv2d(GraphBuilder::kInput, "conv1", false, 1, 1), "bn1"));
+  const std::pair<const char*, const torch::nn::Sequential*> stages[] = {{"layer1", &layer1}, {"layer2", &layer2}, {"layer3", &layer3}};
+  for (const auto& [stage_name, stage] : stages)
+    for (size_t i = 0; i < (*stage)->size(); ++i) {
+      const auto& block = *(*stage)->ptr(i)->as<BasicBlockImpl>();
+      const std::string p = fmt::format("{}.{}", stage_name, i);
+      uint32_t out = g.relu(g.batch_norm(g.conv2d(x, p + ".conv1", false, block.stride, 1), p + ".bn1"));
+      out = g.batch_norm(g.conv2d(out, p + ".conv2", false, 1, 1), p + ".bn2");
+      uint32_t shortcut = x;
+      if (block.stride != 1 || block.extra_channels != 0) {  // x[:, :, ::s, ::s], then zero channels
+        constexpr int64_t kEnd = std::numeric_limits<int64_t>::max();
+        shortcut = g.add(dcz::Op::kSlice, {shortcut}, {}, {2, 0, kEnd, block.stride});
+        shortcut = g.add(dcz::Op::kSlice, {shortcut}, {}, {3, 0, kEnd, block.stride});
+        const int64_t before = block.extra_channels / 2;
+        shortcut = g.add(dcz::Op::kPad, {shortcut}, {}, {0, 0, 0, 0, before, block.extra_channels - before}, {0.0f});
+      }
+      x = g.relu(g.add(dcz::Op::kAdd, {out, shortcut}, {}, {}, {1.0f}));
+    }
+  x = g.add(dcz::Op::kFlatten, {g.add(dcz::Op::kGlobalAvgPool, {x})});
+  return g.finish(g.linear(x, "fc"));
+}
+
 LeNet300::LeNet300()
     : fc1(register_module("fc1", nn::Linear(784, 300))),
       fc2(register_module("fc2", nn::Linear(300, 100))),
@@ -117,6 +146,12 @@ LeNet300::LeNet300()
 torch::Tensor LeNet300::forward(torch::Tensor x) {
   x = x.flatten(1);  // (B, 784)
   return fc3(torch::relu(fc2(torch::relu(fc1(x)))));
+}
+
+dcz::Graph LeNet300::graph() const {
+  GraphBuilder g;
+  const uint32_t x = g.add(dcz::Op::kFlatten, {GraphBuilder::kInput});
+  return g.finish(g.linear(g.relu(g.linear(g.relu(g.linear(x, "fc1")), "fc2")), "fc3"));
 }
 
 LeNet5::LeNet5()
@@ -129,6 +164,14 @@ torch::Tensor LeNet5::forward(torch::Tensor x) {
   x = torch::max_pool2d(conv1(x), 2);          // (B, 20, 12, 12)
   x = torch::max_pool2d(conv2(x), 2);          // (B, 50, 4, 4)
   return fc2(torch::relu(fc1(x.flatten(1))));  // (B, 800) -> (B, 500) -> (B, 10)
+}
+
+dcz::Graph LeNet5::graph() const {
+  GraphBuilder g;
+  const auto max_pool2 = [&](uint32_t x) { return g.add(dcz::Op::kMaxPool2d, {x}, {}, {2, 2, 2, 2, 0, 0, 1, 1, 0}); };
+  uint32_t x = max_pool2(g.conv2d(GraphBuilder::kInput, "conv1", true, 1, 0));
+  x = g.add(dcz::Op::kFlatten, {max_pool2(g.conv2d(x, "conv2", true, 1, 0))});
+  return g.finish(g.linear(g.relu(g.linear(x, "fc1")), "fc2"));
 }
 
 namespace {
@@ -208,6 +251,7 @@ class BuiltinModel : public Model {
   std::optional<DatasetInfo> data() const override { return data_; }
   void set_data(const DatasetInfo& info) override { data_ = info; }
   void save(const std::string& path) const override { save_state_dict(state_dict(), path); }
+  dcz::Graph graph() const override { return net_->graph(); }
 
  private:
   std::string name_;

@@ -15,6 +15,8 @@ namespace dcomp {
 // A classifier: images (B, C, H, W) float -> logits (B, classes).
 struct Classifier : torch::nn::Module {
   virtual torch::Tensor forward(torch::Tensor x) = 0;
+  // forward's operations, written out once for the runtime (graph_export.h).
+  virtual dcz::Graph graph() const = 0;
 };
 
 // The option-A shortcut of a ResNet block: x[:, :, ::stride, ::stride], then
@@ -40,6 +42,7 @@ TORCH_MODULE(BasicBlock);
 struct CifarResNet : Classifier {
   CifarResNet(int64_t blocks_per_stage, int64_t classes = 10);
   torch::Tensor forward(torch::Tensor x) override;
+  dcz::Graph graph() const override;
 
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
@@ -51,6 +54,7 @@ struct CifarResNet : Classifier {
 struct LeNet300 : Classifier {
   LeNet300();
   torch::Tensor forward(torch::Tensor x) override;
+  dcz::Graph graph() const override;
   torch::nn::Linear fc1{nullptr}, fc2{nullptr}, fc3{nullptr};
 };
 
@@ -59,6 +63,7 @@ struct LeNet300 : Classifier {
 struct LeNet5 : Classifier {
   LeNet5();
   torch::Tensor forward(torch::Tensor x) override;
+  dcz::Graph graph() const override;
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
 };

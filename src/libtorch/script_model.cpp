@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/atomic_file.h"
+#include "libtorch/graph_export.h"
 
 namespace dcomp {
 
@@ -171,5 +172,7 @@ void ScriptModel::save(const std::string& path) const {
   copy.save(temporary, {{kExtraFile, extra.dump()}});
   commit_temporary(temporary, path);
 }
+
+dcz::Graph ScriptModel::graph() const { return export_graph(module_); }
 
 }  // namespace dcomp

@@ -35,6 +35,7 @@ class ScriptModel : public Model {
   // In eval mode, on the CPU, with the input's description as the extra
   // file dcomp.json.
   void save(const std::string& path) const override;
+  dcz::Graph graph() const override;
 
  private:
   ScriptModel(std::string path, torch::jit::Module module);

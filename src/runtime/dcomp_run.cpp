@@ -1,7 +1,8 @@
 // dcomp-run: classify images, or measure top-1 on a test set, with a
 // compressed model file and the LibTorch-free runtime.
-//   dcomp-run resnet20.dcz cat.png test_batch.bin
+//   dcomp-run resnet20.dcz cat.png dog.jpg test_batch.bin
 //   dcomp-run resnet20.dcz --eval ../shared/data/cifar-10-batches-bin
+//   dcomp-run flowers.dcz --eval flowers/      (ImageFolder: flowers/test, else flowers/val)
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
@@ -11,9 +12,12 @@
 #include <string>
 #include <vector>
 
+#include <filesystem>
+
 #include "core/datasets.h"
+#include "core/image_decode.h"
+#include "core/image_folder.h"
 #include "runtime/dcomp_runtime.h"
-#include "runtime/png_reader.h"
 
 namespace {
 
@@ -23,20 +27,41 @@ struct Images {
   std::string source;
   int64_t count = 0;
   std::vector<uint8_t> pixels;  // (count, C, H, W)
-  std::vector<uint8_t> labels;  // empty for PNG files
+  std::vector<uint8_t> labels;  // empty for single images
 };
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// A PNG image, a CIFAR-10 batch file (.bin) or an IDX image file (with its
-// labels file beside it when there is one).
+std::vector<std::string> class_names(const dcomp_model* model) {
+  std::vector<std::string> names;
+  for (int i = 0; i < dcomp_classes(model); ++i) names.push_back(dcomp_class_name(model, i));
+  return names;
+}
+
+// A PNG or JPEG image, resized and centre-cropped to the model's input as
+// image folders are in training, as (C, H, W) planes.
+std::vector<uint8_t> read_image(const std::string& path, int c, int h, int w) {
+  dcomp::Image image = dcomp::decode_image(path, c);
+  if (image.height != h || image.width != w) {
+    if (h != w) throw std::runtime_error(path + ": the model takes " + std::to_string(h) + "x" + std::to_string(w) + " images; give one of that size");
+    image = dcomp::resize_and_center_crop(image, h);
+  }
+  std::vector<uint8_t> planes(image.pixels.size());
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int k = 0; k < c; ++k) planes[size_t((k * h + y) * w + x)] = image.pixels[size_t((y * w + x) * c + k)];
+  return planes;
+}
+
+// A PNG or JPEG image, a CIFAR-10 batch file (.bin) or an IDX image file
+// (with its labels file beside it when there is one).
 Images read_input(const std::string& path, const dcomp_model* model) {
   const int c = dcomp_input_channels(model), h = dcomp_input_height(model), w = dcomp_input_width(model);
   Images in{path, 0, {}, {}};
-  if (ends_with(path, ".png")) {
-    in.pixels = dcomp::runtime::read_png(path, c, h, w);
+  if (ends_with(path, ".png") || ends_with(path, ".jpg") || ends_with(path, ".jpeg")) {
+    in.pixels = read_image(path, c, h, w);
     in.count = 1;
     return in;
   }
@@ -48,7 +73,7 @@ Images read_input(const std::string& path, const dcomp_model* model) {
     labels.replace(labels.find("images-idx3"), 11, "labels-idx1");
     set = dcomp::read_idx(path, labels);
   } else {
-    throw std::runtime_error(path + ": unknown input type (PNG, CIFAR-10 .bin, or *-images-idx3-ubyte[.gz])");
+    throw std::runtime_error(path + ": unknown input type (PNG, JPEG, CIFAR-10 .bin, or *-images-idx3-ubyte[.gz])");
   }
   if (set.channels != c || set.height != h || set.width != w)
     throw std::runtime_error(path + ": images are " + std::to_string(set.channels) + "x" + std::to_string(set.height) +
@@ -91,6 +116,20 @@ void print_predictions(const dcomp_model* model, const Images& in, const std::ve
   }
 }
 
+// The labelled images --eval measures: an image folder's test split
+// (DIR/test, else DIR/val) with the model's classes, else the test set of
+// CIFAR-10 (3 channels) or Fashion-MNIST.
+dcomp::ImageSet eval_set(const std::string& dir, const dcomp_model* model) {
+  namespace fs = std::filesystem;
+  const int c = dcomp_input_channels(model);
+  for (const char* split : {"test", "val"})
+    if (fs::is_directory(fs::path(dir) / split)) {
+      if (dcomp_input_height(model) != dcomp_input_width(model)) throw std::runtime_error("an image folder needs a square input");
+      return dcomp::read_image_folder((fs::path(dir) / split).string(), class_names(model), dcomp_input_height(model), c);
+    }
+  return c == 3 ? dcomp::read_cifar10(dir, dcomp::Split::kTest) : dcomp::read_fashion_mnist(dir, dcomp::Split::kTest);
+}
+
 double top1(const dcomp_model* model, const Images& in, const std::vector<float>& logits) {
   int64_t correct = 0;
   for (int64_t i = 0; i < in.count; ++i)
@@ -105,8 +144,10 @@ int main(int argc, char** argv) {
   std::string model_path, eval_dir;
   std::vector<std::string> inputs;
   app.add_option("model", model_path, "Compressed model file (.dcz)")->required();
-  app.add_option("inputs", inputs, "PNG images, CIFAR-10 batch files (.bin), IDX image files");
-  app.add_option("--eval", eval_dir, "Print top-1 on the test set of the model's dataset in this directory");
+  app.add_option("inputs", inputs, "PNG and JPEG images, CIFAR-10 batch files (.bin), IDX image files");
+  app.add_option("--eval", eval_dir,
+                 "Print top-1 on the test set in this directory: CIFAR-10's, Fashion-MNIST's, or an image folder's "
+                 "(DIR/test, else DIR/val)");
   try {
     app.parse(argc, argv);
     dcomp_model* loaded = nullptr;
@@ -117,9 +158,7 @@ int main(int argc, char** argv) {
       print_predictions(model.get(), in, classify(model.get(), in));
     }
     if (!eval_dir.empty()) {
-      const bool cifar = dcomp_input_channels(model.get()) == 3;
-      const dcomp::ImageSet set =
-          cifar ? dcomp::read_cifar10(eval_dir, dcomp::Split::kTest) : dcomp::read_fashion_mnist(eval_dir, dcomp::Split::kTest);
+      const dcomp::ImageSet set = eval_set(eval_dir, model.get());
       const Images in{eval_dir, set.count, set.pixels, set.labels};
       std::printf("top-1 %.2f%% on %lld test images (%s)\n", 100 * top1(model.get(), in, classify(model.get(), in)),
                   static_cast<long long>(set.count), dcomp_architecture(model.get()));

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
+#include <numeric>
+#include <set>
 #include <sstream>
-
-#include "runtime/sparse_layers.h"
+#include <tuple>
 
 namespace dcomp::runtime {
 
@@ -29,228 +31,136 @@ std::vector<float> numbers(const std::string& s, const std::string& key) {
   return out;
 }
 
-// The file's tensors by name, with shape checks.
+// Caps on what a hostile file can make the runtime allocate: one activation
+// of one image, and the arena holding them all.
+constexpr int64_t kMaxValueFloats = int64_t{1} << 24;
+constexpr size_t kMaxArenaFloats = size_t{1} << 26;
+// Images the column steps take at once: four 16-float accumulators per block.
+constexpr int64_t kMaxColumns = 64;
+constexpr float kInfinity = std::numeric_limits<float>::infinity();
+
+// The file's tensors by name, checked for the role an operation gives them.
 class Tensors {
  public:
   explicit Tensors(const dcz::Model& file) {
     for (const dcz::Tensor& t : file.tensors) by_name_[t.name] = &t;
   }
-  bool has(const std::string& name) const { return by_name_.count(name) > 0; }
-  int64_t length(const std::string& name) const {  // of a rank-1 tensor
-    const auto it = by_name_.find(name);
-    if (it == by_name_.end() || it->second->shape.size() != 1)
-      throw std::invalid_argument("the file has no vector '" + name + "'");
-    return it->second->shape[0];
+  const dcz::Tensor& get(const std::string& name) const { return *by_name_.at(name); }  // graph.h validated the names
+  // A weight: shared, of rank `rank`.
+  const dcz::Tensor& weight(const std::string& name, size_t rank, const std::string& where) const {
+    const dcz::Tensor& t = get(name);
+    if (t.storage != dcz::Storage::kShared)
+      throw std::invalid_argument(where + "weight '" + name + "' is not weight-shared (pack it with dcomp pack)");
+    if (t.shape.size() != rank) throw std::invalid_argument(where + "weight '" + name + "' has rank " + std::to_string(t.shape.size()));
+    return t;
   }
-  const dcz::Tensor& get(const std::string& name, const std::vector<int64_t>& shape) const {
-    const auto it = by_name_.find(name);
-    if (it == by_name_.end()) throw std::invalid_argument("the file has no tensor '" + name + "'");
-    if (it->second->shape != shape) throw std::invalid_argument("tensor '" + name + "' has an unexpected shape");
-    return *it->second;
-  }
-  std::vector<float> floats(const std::string& name, int64_t n) const {
-    const dcz::Tensor& t = get(name, {n});
+  // A vector of n floats: a bias or BatchNorm's statistics.
+  std::vector<float> vector(const std::string& name, int64_t n, const std::string& where) const {
+    const dcz::Tensor& t = get(name);
     if (t.storage != dcz::Storage::kFloat32 && t.storage != dcz::Storage::kFloat16)
-      throw std::invalid_argument("tensor '" + name + "' is not stored as floats");
+      throw std::invalid_argument(where + "tensor '" + name + "' is not stored as floats");
+    if (t.shape != std::vector<int64_t>{n})
+      throw std::invalid_argument(where + "tensor '" + name + "' is not a vector of " + std::to_string(n));
     return t.floats;
-  }
-  // BatchNorm (eval) folded into y = x * scale + shift:
-  // scale = gamma / sqrt(var + eps), shift = beta - mean * scale.
-  ChannelAffine batch_norm(const std::string& prefix, int64_t n) const {
-    const std::vector<float> gamma = floats(prefix + ".weight", n), beta = floats(prefix + ".bias", n),
-                             mean = floats(prefix + ".running_mean", n), var = floats(prefix + ".running_var", n);
-    ChannelAffine a;
-    for (int64_t i = 0; i < n; ++i) {
-      a.scale.push_back(gamma[size_t(i)] / std::sqrt(var[size_t(i)] + 1e-5f));
-      a.shift.push_back(beta[size_t(i)] - mean[size_t(i)] * a.scale.back());
-    }
-    return a;
-  }
-  Conv2d conv(const std::string& name, int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding) const {
-    return {SparseRows(get(name, {out, in, kernel, kernel})), in, out, kernel, stride, padding, {}};
-  }
-  Linear linear(const std::string& prefix, int64_t in, int64_t out) const {
-    return {SparseRows(get(prefix + ".weight", {out, in})), floats(prefix + ".bias", out)};
   }
 
  private:
   std::map<std::string, const dcz::Tensor*> by_name_;
 };
 
-ChannelAffine bias_affine(std::vector<float> bias) { return {std::vector<float>(bias.size(), 1.0f), std::move(bias)}; }
+// Python's x[start:end:step] on a dimension of `size`: the first index and count.
+std::pair<int64_t, int64_t> slice_range(int64_t start, int64_t end, int64_t step, int64_t size) {
+  const auto clip = [size](int64_t i) { return std::clamp(i < 0 ? i + size : i, int64_t{0}, size); };
+  const int64_t first = clip(start), stop = clip(end);
+  return {first, stop > first ? (stop - first + step - 1) / step : 0};
+}
 
-// ResNet for CIFAR with option-A shortcuts (models.cpp, CifarResNet).
-class CifarResNet : public Network {
+Window window(const std::vector<int64_t>& a, size_t kernel, size_t stride, size_t padding, int64_t dilation, bool ceil) {
+  return {a[kernel], a[stride], a[padding], dilation, ceil};
+}
+
+// Pooling windows as PyTorch allows them: padding at most half the
+// (dilated) kernel, and at least one output.
+void check_window(const Window& w, int64_t size, const std::string& where) {
+  if (w.padding > (w.dilation * (w.kernel - 1) + 1) / 2)
+    throw std::invalid_argument(where + "padding above half the kernel");
+  if (w.output(size) < 1) throw std::invalid_argument(where + "kernel larger than the padded input");
+}
+
+}  // namespace
+
+struct Network::Step {
+  dcz::Op op = dcz::Op::kRelu;
+  std::vector<uint32_t> inputs;
+  uint32_t output = 0;
+  Conv2d conv;
+  Linear linear;
+  Epilogue epilogue;  // batch_norm's affine; batch_norm's, clamp's and add's clamp
+  Window wh, ww;
+  bool count_include_pad = false;
+  bool channel_vector = false;  // mul by a (C, 1, 1) value
+  float alpha = 1, slope = 0, value = 0;
+  int dim = 1;
+  int64_t start = 0, stride = 1;
+  int64_t pads[6] = {};
+
+  // The epilogue a following ReLU or clamp can be folded into.
+  Epilogue* output_epilogue() {
+    switch (op) {
+      case dcz::Op::kConv2d: return &conv.epilogue;
+      case dcz::Op::kLinear: return &linear.epilogue;
+      case dcz::Op::kBatchNorm:
+      case dcz::Op::kAdd: return &epilogue;
+      default: return nullptr;
+    }
+  }
+  // Whether it computes the same on a (F, 1, 1) value held as F rows of columns.
+  bool runs_on_columns() const {
+    switch (op) {
+      case dcz::Op::kLinear: case dcz::Op::kBatchNorm: case dcz::Op::kRelu: case dcz::Op::kClamp:
+      case dcz::Op::kLeakyRelu: case dcz::Op::kSigmoid: case dcz::Op::kHardSwish: case dcz::Op::kAdd:
+        return true;
+      case dcz::Op::kMul: return !channel_vector;
+      default: return false;
+    }
+  }
+};
+
+namespace {
+
+// First-fit placement of buffers in one arena, freed blocks merged.
+class ArenaPlanner {
  public:
-  CifarResNet(const Tensors& t, const InputSpec& input) : height_(input.height), width_(input.width) {
-    stem_ = t.conv("conv1.weight", input.channels, 16, 3, 1, 1);
-    stem_.affine = t.batch_norm("bn1", 16);
-    int64_t in = 16;
-    for (int stage = 1; stage <= 3; ++stage) {
-      const int64_t planes = 16 << (stage - 1);
-      for (int b = 0; t.has(block_name(stage, b) + ".conv1.weight"); ++b) {
-        const std::string p = block_name(stage, b);
-        Block block{t.conv(p + ".conv1.weight", in, planes, 3, b == 0 && stage > 1 ? 2 : 1, 1),
-                    t.conv(p + ".conv2.weight", planes, planes, 3, 1, 1)};
-        block.conv1.affine = t.batch_norm(p + ".bn1", planes);
-        block.conv2.affine = t.batch_norm(p + ".bn2", planes);
-        blocks_.push_back(std::move(block));
-        in = planes;
+  size_t allocate(size_t n) {
+    for (auto it = free_.begin(); it != free_.end(); ++it)
+      if (it->second >= n) {
+        const size_t offset = it->first, rest = it->second - n;
+        free_.erase(it);
+        if (rest > 0) free_[offset + n] = rest;
+        return offset;
       }
-    }
-    if (blocks_.empty()) throw std::invalid_argument("the file has no residual blocks");
-    classes_ = t.length("fc.bias");
-    fc_ = t.linear("fc", in, classes_);
+    const size_t offset = end_;
+    end_ += n;
+    if (end_ > kMaxArenaFloats) throw std::invalid_argument("the graph's activations need too much memory");
+    return offset;
   }
-  int64_t classes() const override { return classes_; }
-  size_t weight_bytes() const override {
-    size_t n = stem_.weight.bytes() + stem_.affine.bytes() + fc_.weight.bytes() + 4 * fc_.bias.size();
-    for (const Block& b : blocks_)
-      n += b.conv1.weight.bytes() + b.conv1.affine.bytes() + b.conv2.weight.bytes() + b.conv2.affine.bytes();
-    return n;
-  }
-  size_t scratch_floats() const override { return 3 * activation_floats(); }
-  void forward(const float* image, float* logits, float* scratch) const override {
-    float* x = scratch;  // three activations: block input, hidden, output
-    float* h = x + activation_floats();
-    float* y = h + activation_floats();
-    int64_t size_h = height_, size_w = width_, channels = 16;
-    stem_.forward(image, size_h, size_w, x, true);
-    for (const Block& b : blocks_) {
-      const int64_t oh = b.conv1.output_size(size_h), ow = b.conv1.output_size(size_w);
-      b.conv1.forward(x, size_h, size_w, h, true);
-      b.conv2.forward(h, oh, ow, y, false);
-      // Option A: x subsampled by the stride, channels zero-padded (half the
-      // new ones before, the rest after), added, then ReLU.
-      const int64_t before = (b.conv1.out - channels) / 2, stride = b.conv1.stride;
-      for (int64_t c = 0; c < channels; ++c)
-        for (int64_t i = 0; i < oh; ++i)
-          for (int64_t j = 0; j < ow; ++j)
-            y[((c + before) * oh + i) * ow + j] += x[(c * size_h + i * stride) * size_w + j * stride];
-      for (int64_t i = 0; i < b.conv1.out * oh * ow; ++i) x[i] = std::max(0.0f, y[i]);
-      channels = b.conv1.out, size_h = oh, size_w = ow;
+  void release(size_t offset, size_t n) {
+    auto it = free_.emplace(offset, n).first;
+    if (const auto next = std::next(it); next != free_.end() && offset + it->second == next->first) {
+      it->second += next->second;
+      free_.erase(next);
     }
-    float* pooled = h;  // global average pooling: (channels)
-    for (int64_t c = 0; c < channels; ++c) {
-      float sum = 0;
-      for (int64_t i = 0; i < size_h * size_w; ++i) sum += x[c * size_h * size_w + i];
-      pooled[c] = sum / float(size_h * size_w);
-    }
-    fc_.forward(pooled, logits, false);
+    if (it != free_.begin())
+      if (const auto prev = std::prev(it); prev->first + prev->second == offset) {
+        prev->second += it->second;
+        free_.erase(it);
+      }
   }
+  size_t size() const { return end_; }
 
  private:
-  struct Block {
-    Conv2d conv1, conv2;
-  };
-  // The largest activation: the widest stage at full size bounds them all.
-  size_t activation_floats() const { return size_t(64 * height_ * width_); }
-  static std::string block_name(int stage, int block) {
-    return "layer" + std::to_string(stage) + "." + std::to_string(block);
-  }
-  int64_t height_, width_, classes_ = 0;
-  Conv2d stem_;
-  std::vector<Block> blocks_;
-  Linear fc_;
-};
-
-// LeNet-300-100: 784-300-100-10 with ReLU (models.cpp, LeNet300). Batches
-// run up to 64 images at a time, feature-major, so that each nonzero weight
-// is one vector operation over all of them (Linear::forward_columns).
-class LeNet300 : public Network {
- public:
-  LeNet300(const Tensors& t, const InputSpec& input)
-      : fc1_(t.linear("fc1", input.channels * input.height * input.width, kHidden1)),
-        fc2_(t.linear("fc2", kHidden1, kHidden2)),
-        fc3_(t.linear("fc3", kHidden2, t.length("fc3.bias"))) {}
-  int64_t classes() const override { return fc3_.weight.rows(); }
-  size_t weight_bytes() const override {
-    return fc1_.weight.bytes() + fc2_.weight.bytes() + fc3_.weight.bytes() +
-           4 * (fc1_.bias.size() + fc2_.bias.size() + fc3_.bias.size());
-  }
-  size_t scratch_floats() const override { return kHidden1 + kHidden2; }
-  void forward(const float* image, float* logits, float* scratch) const override {
-    fc1_.forward(image, scratch, true);
-    fc2_.forward(scratch, scratch + kHidden1, true);
-    fc3_.forward(scratch + kHidden1, logits, false);
-  }
-  void forward_batch(const float* images, int64_t in, int64_t batch, float* logits) const override {
-    if (batch < kVecFloats) return Network::forward_batch(images, in, batch, logits);
-    constexpr int64_t kMaxColumns = 64;  // four 16-float accumulators per block
-    const int64_t classes = fc3_.weight.rows();
-    thread_local std::vector<float> x, h1, h2, y;
-    x.resize(size_t(in * kMaxColumns));
-    h1.resize(size_t(kHidden1 * kMaxColumns));
-    h2.resize(size_t(kHidden2 * kMaxColumns));
-    y.resize(size_t(classes * kMaxColumns));
-    for (int64_t first = 0; first < batch; first += kMaxColumns) {
-      const int64_t n = std::min(kMaxColumns, batch - first);
-      const int64_t columns = (n + kVecFloats - 1) / kVecFloats * kVecFloats;  // the rest: unused columns
-      for (int64_t j = 0; j < n; ++j)
-        for (int64_t i = 0; i < in; ++i) x[size_t(i * columns + j)] = images[(first + j) * in + i];
-      fc1_.forward_columns(x.data(), columns, h1.data(), true);
-      fc2_.forward_columns(h1.data(), columns, h2.data(), true);
-      fc3_.forward_columns(h2.data(), columns, y.data(), false);
-      for (int64_t j = 0; j < n; ++j)
-        for (int64_t c = 0; c < classes; ++c) logits[(first + j) * classes + c] = y[size_t(c * columns + j)];
-    }
-  }
-
- private:
-  static constexpr int64_t kHidden1 = 300, kHidden2 = 100;
-  Linear fc1_, fc2_, fc3_;
-};
-
-// LeNet-5 as in Caffe (models.cpp, LeNet5): conv 20@5x5, max-pool 2, conv
-// 50@5x5, max-pool 2, fc 500 + ReLU, fc.
-class LeNet5 : public Network {
- public:
-  LeNet5(const Tensors& t, const InputSpec& input) : height_(input.height), width_(input.width) {
-    conv1_ = t.conv("conv1.weight", input.channels, 20, 5, 1, 0);
-    conv1_.affine = bias_affine(t.floats("conv1.bias", 20));
-    conv2_ = t.conv("conv2.weight", 20, 50, 5, 1, 0);
-    conv2_.affine = bias_affine(t.floats("conv2.bias", 50));
-    const int64_t h = (conv2_.output_size(conv1_.output_size(height_) / 2)) / 2;
-    const int64_t w = (conv2_.output_size(conv1_.output_size(width_) / 2)) / 2;
-    if (h < 1 || w < 1) throw Unsupported("input too small for LeNet-5");
-    fc1_ = t.linear("fc1", 50 * h * w, 500);
-    fc2_ = t.linear("fc2", 500, t.length("fc2.bias"));
-  }
-  int64_t classes() const override { return fc2_.weight.rows(); }
-  size_t weight_bytes() const override {
-    return conv1_.weight.bytes() + conv1_.affine.bytes() + conv2_.weight.bytes() + conv2_.affine.bytes() +
-           fc1_.weight.bytes() + fc2_.weight.bytes() + 4 * (fc1_.bias.size() + fc2_.bias.size());
-  }
-  size_t scratch_floats() const override { return 2 * size_t(20 * height_ * width_) + 500; }
-  void forward(const float* image, float* logits, float* scratch) const override {
-    float* a = scratch;
-    float* b = a + 20 * height_ * width_;
-    int64_t h = conv1_.output_size(height_), w = conv1_.output_size(width_);
-    conv1_.forward(image, height_, width_, a, false);  // (20, h, w)
-    max_pool2(a, 20, h, w, b);
-    h /= 2, w /= 2;
-    conv2_.forward(b, h, w, a, false);  // (50, h', w')
-    h = conv2_.output_size(h), w = conv2_.output_size(w);
-    max_pool2(a, 50, h, w, b);
-    float* hidden = a;
-    fc1_.forward(b, hidden, true);  // (500)
-    fc2_.forward(hidden, logits, false);
-  }
-
- private:
-  // 2x2 max pooling, stride 2, floor: (c, h, w) -> (c, h/2, w/2).
-  static void max_pool2(const float* x, int64_t c, int64_t h, int64_t w, float* y) {
-    const int64_t oh = h / 2, ow = w / 2;
-    for (int64_t k = 0; k < c; ++k)
-      for (int64_t i = 0; i < oh; ++i)
-        for (int64_t j = 0; j < ow; ++j) {
-          const float* p = x + (k * h + 2 * i) * w + 2 * j;
-          y[(k * oh + i) * ow + j] = std::max(std::max(p[0], p[1]), std::max(p[w], p[w + 1]));
-        }
-  }
-  int64_t height_, width_;
-  Conv2d conv1_, conv2_;
-  Linear fc1_, fc2_;
+  std::map<size_t, size_t> free_;  // offset -> floats
+  size_t end_ = 0;
 };
 
 }  // namespace
@@ -278,19 +188,306 @@ InputSpec input_spec(const dcz::Model& file) {
   return s;
 }
 
+Network::~Network() = default;
+
+Network::Network(const dcz::Model& file, const InputSpec& input) {
+  if (file.graph.empty())
+    throw Unsupported("the file has no graph (format version 1): re-pack it with this dcomp (dcomp unpack, then dcomp pack)");
+  const Tensors tensors(file);
+  const dcz::Graph& g = file.graph;
+  const size_t values = g.nodes.size() + 1;
+  std::vector<int> readers(values, 0);
+  for (const dcz::Node& n : g.nodes)
+    for (uint32_t v : n.inputs) ++readers[v];
+  ++readers[g.output];
+  shapes_.assign(values, Shape{});
+  shapes_[0] = {input.channels, input.height, input.width};
+  buffer_.resize(values);
+  std::iota(buffer_.begin(), buffer_.end(), 0u);
+  std::vector<int64_t> writer(values, -1);  // the step writing each value (-1: the input)
+
+  // The step that wrote v, when only the node at hand reads v: a
+  // BatchNorm or ReLU reading it can be folded into that step.
+  const auto sole_writer = [&](uint32_t v) -> Step* {
+    return readers[v] == 1 && writer[v] >= 0 ? &steps_[size_t(writer[v])] : nullptr;
+  };
+  const auto alias = [&](uint32_t out, uint32_t of, Shape shape) {
+    buffer_[out] = buffer_[of], writer[out] = writer[of], shapes_[out] = shape;
+  };
+
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    const dcz::Node& n = g.nodes[k];
+    const uint32_t out = uint32_t(k + 1), in0 = n.inputs[0];
+    const std::string where = "graph node " + std::to_string(k) + " (" + dcz::op_name(n.op) + "): ";
+    const Shape x = shapes_[in0];
+    const std::vector<int64_t>& a = n.ints;
+    Step s;
+    s.op = n.op, s.inputs = n.inputs, s.output = out;
+    Shape y = x;
+    switch (n.op) {
+      case dcz::Op::kConv2d: {
+        const dcz::Tensor& w = tensors.weight(n.tensors[0], 4, where);
+        Conv2d& c = s.conv;
+        c.in = x.c, c.out = w.shape[0], c.groups = a[6];
+        c.kernel_h = w.shape[2], c.kernel_w = w.shape[3], c.stride_h = a[0], c.stride_w = a[1];
+        c.pad_h = a[2], c.pad_w = a[3], c.dilation_h = a[4], c.dilation_w = a[5];
+        if (c.out % c.groups != 0 || w.shape[1] * c.groups != x.c)
+          throw std::invalid_argument(where + "weight " + n.tensors[0] + " does not fit " + std::to_string(x.c) +
+                                      " input channels in " + std::to_string(c.groups) + " groups");
+        if (c.kernel_h < 1 || c.kernel_w < 1 || c.output_h(x.h) < 1 || c.output_w(x.w) < 1)
+          throw std::invalid_argument(where + "kernel larger than the padded input");
+        c.weight = SparseRows(w);
+        if (n.tensors.size() > 1) c.epilogue.shift = tensors.vector(n.tensors[1], c.out, where);
+        y = {c.out, c.output_h(x.h), c.output_w(x.w)};
+        break;
+      }
+      case dcz::Op::kBatchNorm: {
+        // eval BatchNorm as y = x * scale + shift: scale = gamma / sqrt(var + eps),
+        // shift = beta - mean * scale.
+        const std::vector<float> gamma = tensors.vector(n.tensors[0], x.c, where),
+                                 beta = tensors.vector(n.tensors[1], x.c, where),
+                                 mean = tensors.vector(n.tensors[2], x.c, where),
+                                 var = tensors.vector(n.tensors[3], x.c, where);
+        std::vector<float> scale(size_t(x.c)), shift(size_t(x.c));
+        for (size_t c = 0; c < scale.size(); ++c) {
+          scale[c] = gamma[c] / std::sqrt(var[c] + n.floats[0]);
+          shift[c] = beta[c] - mean[c] * scale[c];
+        }
+        if (Step* w = sole_writer(in0); w && w->op == dcz::Op::kConv2d && w->conv.epilogue.lo == -kInfinity &&
+                                        w->conv.epilogue.hi == kInfinity) {
+          w->conv.epilogue.then_affine(scale, shift);  // folded into the convolution before it
+          alias(out, in0, x);
+          continue;
+        }
+        s.epilogue.scale = std::move(scale), s.epilogue.shift = std::move(shift);
+        break;
+      }
+      case dcz::Op::kRelu:
+      case dcz::Op::kClamp: {
+        const float lo = n.op == dcz::Op::kRelu ? 0.0f : n.floats[0], hi = n.op == dcz::Op::kRelu ? kInfinity : n.floats[1];
+        if (Step* w = sole_writer(in0)) {
+          Epilogue* e = w->output_epilogue();
+          if (e && e->lo == -kInfinity && e->hi == kInfinity) {
+            e->lo = lo, e->hi = hi;  // folded into the layer before it
+            alias(out, in0, x);
+            continue;
+          }
+        }
+        s.epilogue.lo = lo, s.epilogue.hi = hi;
+        break;
+      }
+      case dcz::Op::kLeakyRelu: s.slope = n.floats[0]; break;
+      case dcz::Op::kSigmoid:
+      case dcz::Op::kHardSwish: break;
+      case dcz::Op::kAdd:
+        if (!(shapes_[n.inputs[1]] == x)) throw std::invalid_argument(where + "inputs of different shapes");
+        s.alpha = n.floats[0];
+        break;
+      case dcz::Op::kMul: {
+        const Shape b = shapes_[n.inputs[1]];
+        s.channel_vector = !(b == x);
+        if (s.channel_vector && !(b == Shape{x.c, 1, 1}))
+          throw std::invalid_argument(where + "the second input is neither of the first's shape nor a channel vector");
+        break;
+      }
+      case dcz::Op::kConcat:
+        y.c = 0;
+        for (uint32_t v : n.inputs) {
+          if (shapes_[v].h != x.h || shapes_[v].w != x.w) throw std::invalid_argument(where + "inputs of different sizes");
+          y.c += shapes_[v].c;
+          if (y.c > kMaxValueFloats) throw std::invalid_argument(where + "too many channels");
+        }
+        break;
+      case dcz::Op::kMaxPool2d:
+      case dcz::Op::kAvgPool2d: {
+        const bool max = n.op == dcz::Op::kMaxPool2d;
+        const bool ceil = (max ? a[8] : a[6]) != 0;
+        s.wh = window(a, 0, 2, 4, max ? a[6] : 1, ceil), s.ww = window(a, 1, 3, 5, max ? a[7] : 1, ceil);
+        check_window(s.wh, x.h, where), check_window(s.ww, x.w, where);
+        s.count_include_pad = !max && a[7] != 0;
+        y = {x.c, s.wh.output(x.h), s.ww.output(x.w)};
+        break;
+      }
+      case dcz::Op::kGlobalAvgPool: y = {x.c, 1, 1}; break;
+      case dcz::Op::kFlatten: alias(out, in0, {x.floats(), 1, 1}); continue;
+      case dcz::Op::kLinear: {
+        const dcz::Tensor& w = tensors.weight(n.tensors[0], 2, where);
+        if (x.plane() != 1) throw std::invalid_argument(where + "needs a flattened input");
+        if (w.shape[1] != x.c)
+          throw std::invalid_argument(where + "weight " + n.tensors[0] + " takes " + std::to_string(w.shape[1]) +
+                                      " features, not " + std::to_string(x.c));
+        s.linear.weight = SparseRows(w);
+        if (n.tensors.size() > 1) s.linear.epilogue.shift = tensors.vector(n.tensors[1], w.shape[0], where);
+        y = {w.shape[0], 1, 1};
+        break;
+      }
+      case dcz::Op::kSlice: {
+        s.dim = int(a[0]), s.stride = a[3];
+        int64_t& size = s.dim == 1 ? y.c : s.dim == 2 ? y.h : y.w;
+        std::tie(s.start, size) = slice_range(a[1], a[2], a[3], size);
+        if (size == 0) throw std::invalid_argument(where + "leaves nothing");
+        break;
+      }
+      case dcz::Op::kPad:
+        std::copy(a.begin(), a.end(), s.pads);
+        s.value = n.floats[0];
+        y = {x.c + a[4] + a[5], x.h + a[2] + a[3], x.w + a[0] + a[1]};
+        break;
+    }
+    if (y.c > kMaxValueFloats || y.h > kMaxValueFloats || y.w > kMaxValueFloats || y.floats() > kMaxValueFloats)
+      throw std::invalid_argument(where + "output too large");
+    shapes_[out] = y;
+    writer[out] = int64_t(steps_.size());
+    steps_.push_back(std::move(s));
+  }
+  output_ = g.output;
+  if (shapes_[output_].plane() != 1) throw std::invalid_argument("the graph's output is not a vector of logits");
+  classes_ = shapes_[output_].c;
+  if (!input.class_names.empty() && int64_t(input.class_names.size()) != classes_)
+    throw std::invalid_argument("the metadata names " + std::to_string(input.class_names.size()) +
+                                " classes, the graph gives " + std::to_string(classes_));
+  if (steps_.empty()) throw std::invalid_argument("the graph computes nothing");
+
+  // The trailing steps that can run on columns, when they take one value
+  // from the steps before them.
+  column_first_ = steps_.size();
+  while (column_first_ > 0 && steps_[column_first_ - 1].runs_on_columns() &&
+         shapes_[steps_[column_first_ - 1].output].plane() == 1)
+    --column_first_;
+  std::set<uint32_t> taken;
+  for (size_t k = column_first_; k < steps_.size(); ++k)
+    for (uint32_t v : steps_[k].inputs)
+      if (writer[v] < int64_t(column_first_)) taken.insert(buffer_[v]);
+  if (taken.size() == 1 && writer[output_] >= int64_t(column_first_)) {
+    column_input_ = *taken.begin();
+    column_arena_ = plan_arena(column_first_, steps_.size(), {column_input_}, kMaxColumns);
+  } else {
+    column_first_ = steps_.size();
+  }
+  image_arena_ = plan_arena(0, steps_.size(), {0}, 1);
+}
+
+// Buffers for steps [first, last), given the values they take from before
+// (`inputs`), `per_float` floats per activation float: each placed when
+// written, released after its last reader, the output kept to the end.
+Network::Arena Network::plan_arena(size_t first, size_t last, const std::vector<uint32_t>& inputs, int64_t per_float) const {
+  std::map<uint32_t, size_t> last_read;  // buffer -> step
+  for (size_t k = first; k < last; ++k)
+    for (uint32_t v : steps_[k].inputs) last_read[buffer_[v]] = k;
+  last_read[buffer_[output_]] = last;
+  Arena arena;
+  arena.offset.assign(shapes_.size(), 0);
+  std::map<uint32_t, size_t> placed;
+  ArenaPlanner planner;
+  const auto floats = [&](uint32_t b) { return size_t(shapes_[b].floats() * per_float); };
+  const auto place = [&](uint32_t b) { placed[b] = arena.offset[b] = planner.allocate(floats(b)); };
+  for (uint32_t v : inputs) place(buffer_[v]);
+  for (size_t k = first; k < last; ++k) {
+    const uint32_t b = buffer_[steps_[k].output];
+    place(b);
+    for (uint32_t v : steps_[k].inputs)
+      if (last_read[buffer_[v]] == k && placed.count(buffer_[v])) {
+        planner.release(placed[buffer_[v]], floats(buffer_[v]));
+        placed.erase(buffer_[v]);
+      }
+    if (last_read.count(b) == 0) {  // written and never read: a dead branch
+      planner.release(placed[b], floats(b));
+      placed.erase(b);
+    }
+  }
+  for (size_t v = 0; v < shapes_.size(); ++v) arena.offset[v] = arena.offset[buffer_[v]];
+  arena.floats = planner.size();
+  return arena;
+}
+
+size_t Network::weight_bytes() const {
+  size_t n = 0;
+  for (const Step& s : steps_)
+    n += s.conv.weight.bytes() + s.conv.epilogue.bytes() + s.linear.weight.bytes() + s.linear.epilogue.bytes() +
+         s.epilogue.bytes();
+  return n;
+}
+
+// Steps [first, last) on `memory` laid out by `arena`, each value holding
+// `columns` columns (1: one image).
+void Network::run_steps(size_t first, size_t last, const Arena& arena, float* memory, int64_t columns) const {
+  for (size_t k = first; k < last; ++k) {
+    const Step& s = steps_[k];
+    const auto in = [&](size_t i) { return memory + arena.offset[s.inputs[i]]; };
+    float* y = memory + arena.offset[s.output];
+    const Shape x = shapes_[s.inputs[0]], out = shapes_[s.output];
+    const int64_t n = out.floats() * columns;
+    switch (s.op) {
+      case dcz::Op::kConv2d: s.conv.forward(in(0), x.h, x.w, y); break;
+      case dcz::Op::kBatchNorm:
+        for (int64_t c = 0; c < out.c; ++c) s.epilogue.apply(in(0) + c * n / out.c, n / out.c, c, y + c * n / out.c);
+        break;
+      case dcz::Op::kRelu: relu(in(0), n, y); break;
+      case dcz::Op::kClamp: clamp(in(0), n, s.epilogue.lo, s.epilogue.hi, y); break;
+      case dcz::Op::kLeakyRelu: leaky_relu(in(0), n, s.slope, y); break;
+      case dcz::Op::kSigmoid: sigmoid(in(0), n, y); break;
+      case dcz::Op::kHardSwish: hardswish(in(0), n, y); break;
+      case dcz::Op::kAdd: add(in(0), in(1), n, s.alpha, s.epilogue.lo, s.epilogue.hi, y); break;
+      case dcz::Op::kMul:
+        if (s.channel_vector) mul_channels(in(0), in(1), x.c, x.plane(), y);
+        else mul(in(0), in(1), n, y);
+        break;
+      case dcz::Op::kConcat:
+        for (size_t i = 0; i < s.inputs.size(); ++i) {
+          const int64_t m = shapes_[s.inputs[i]].floats();
+          std::copy(in(i), in(i) + m, y);
+          y += m;
+        }
+        break;
+      case dcz::Op::kMaxPool2d: max_pool2d(in(0), x, s.wh, s.ww, y); break;
+      case dcz::Op::kAvgPool2d: avg_pool2d(in(0), x, s.wh, s.ww, s.count_include_pad, y); break;
+      case dcz::Op::kGlobalAvgPool: global_avg_pool(in(0), x, y); break;
+      case dcz::Op::kLinear:
+        if (columns == 1) s.linear.forward(in(0), y);
+        else s.linear.forward_columns(in(0), columns, y);
+        break;
+      case dcz::Op::kSlice: slice(in(0), x, s.dim, s.start, s.stride, out, y); break;
+      case dcz::Op::kPad: pad(in(0), x, s.pads, s.value, y); break;
+      case dcz::Op::kFlatten: break;  // never a step: an alias
+    }
+  }
+}
+
 void Network::forward_batch(const float* images, int64_t image_floats, int64_t batch, float* logits) const {
-  thread_local std::vector<float> scratch;  // reused across calls on this thread
-  scratch.resize(scratch_floats());
-  for (int64_t b = 0; b < batch; ++b) forward(images + b * image_floats, logits + b * classes(), scratch.data());
+  thread_local std::vector<float> memory, columns;  // reused across calls on this thread
+  memory.resize(image_arena_.floats);
+  const auto run_image = [&](int64_t b, size_t last) {
+    std::copy(images + b * image_floats, images + (b + 1) * image_floats, memory.data() + image_arena_.offset[0]);
+    run_steps(0, last, image_arena_, memory.data(), 1);
+  };
+  if (column_first_ == steps_.size() || batch < kVecFloats) {
+    for (int64_t b = 0; b < batch; ++b) {
+      run_image(b, steps_.size());
+      const float* y = memory.data() + image_arena_.offset[output_];
+      std::copy(y, y + classes_, logits + b * classes_);
+    }
+    return;
+  }
+  columns.resize(column_arena_.floats);
+  const int64_t features = shapes_[column_input_].floats();
+  for (int64_t first = 0; first < batch; first += kMaxColumns) {
+    const int64_t count = std::min(kMaxColumns, batch - first);
+    const int64_t width = (count + kVecFloats - 1) / kVecFloats * kVecFloats;  // the rest: zero columns
+    float* x = columns.data() + column_arena_.offset[column_input_];
+    for (int64_t j = 0; j < width; ++j) {
+      if (j < count) run_image(first + j, column_first_);
+      const float* v = memory.data() + image_arena_.offset[column_input_];
+      for (int64_t i = 0; i < features; ++i) x[i * width + j] = j < count ? v[i] : 0.0f;
+    }
+    run_steps(column_first_, steps_.size(), column_arena_, columns.data(), width);
+    const float* y = columns.data() + column_arena_.offset[output_];
+    for (int64_t j = 0; j < count; ++j)
+      for (int64_t c = 0; c < classes_; ++c) logits[(first + j) * classes_ + c] = y[c * width + j];
+  }
 }
 
 std::unique_ptr<Network> build_network(const dcz::Model& file, const InputSpec& input) {
-  const Tensors t(file);
-  const std::string& a = input.architecture;
-  if (a == "resnet20" || a == "resnet32" || a == "resnet56") return std::make_unique<CifarResNet>(t, input);
-  if (a == "lenet300") return std::make_unique<LeNet300>(t, input);
-  if (a == "lenet5") return std::make_unique<LeNet5>(t, input);
-  throw Unsupported("the runtime does not run '" + a + "' (it runs resnet20/32/56, lenet300, lenet5)");
+  return std::make_unique<Network>(file, input);
 }
 
 }  // namespace dcomp::runtime

@@ -1,5 +1,8 @@
-// The networks the runtime runs (the same as dcomp's LibTorch models, see
-// src/libtorch/models.cpp), built from a compressed file's tensors.
+// A compressed file's graph (core/graph.h) as an execution plan: shapes
+// inferred and checked against the input once, BatchNorm and ReLU folded
+// into the layer before them, activations placed in one arena whose buffers
+// are reused once their last reader has run. Nothing here knows any
+// architecture.
 #pragma once
 
 #include <memory>
@@ -8,6 +11,8 @@
 #include <vector>
 
 #include "core/compressed_file.h"
+#include "runtime/kernels.h"
+#include "runtime/sparse_layers.h"
 
 namespace dcomp::runtime {
 
@@ -27,21 +32,40 @@ InputSpec input_spec(const dcz::Model& file);
 
 class Network {
  public:
-  virtual ~Network() = default;
-  virtual int64_t classes() const = 0;
-  virtual size_t weight_bytes() const = 0;
-  // Floats of working memory forward needs.
-  virtual size_t scratch_floats() const = 0;
-  // Logits for one image (channels, height, width).
-  virtual void forward(const float* image, float* logits, float* scratch) const = 0;
-  // Logits for `batch` images of image_floats each, one after another: by
-  // default image by image; networks whose layers gain from seeing several
-  // images at once override it.
-  virtual void forward_batch(const float* images, int64_t image_floats, int64_t batch, float* logits) const;
+  // Throws Unsupported for a file without a graph, std::invalid_argument
+  // naming the operation when the graph does not fit its tensors or input.
+  Network(const dcz::Model& file, const InputSpec& input);
+  ~Network();
+  int64_t classes() const { return classes_; }
+  size_t weight_bytes() const;
+  // Logits (batch, classes) for `batch` images of image_floats each, one
+  // after another. When the graph ends in vector operations (linear layers
+  // and what goes between them), batches run those for up to 64 images at
+  // once, feature-major, so that each nonzero weight is one vector
+  // operation over all of them.
+  void forward_batch(const float* images, int64_t image_floats, int64_t batch, float* logits) const;
+
+ private:
+  struct Step;
+  // Buffers of one plan: offsets into an arena of `floats`.
+  struct Arena {
+    std::vector<size_t> offset;  // per value
+    size_t floats = 0;
+  };
+  Arena plan_arena(size_t first, size_t last, const std::vector<uint32_t>& inputs, int64_t per_float) const;
+  void run_steps(size_t first, size_t last, const Arena& arena, float* memory, int64_t columns) const;
+
+  std::vector<Step> steps_;
+  std::vector<Shape> shapes_;      // per value
+  std::vector<uint32_t> buffer_;   // per value: the value whose buffer it shares (itself, or what it aliases)
+  uint32_t output_ = 0;
+  int64_t classes_ = 0;
+  Arena image_arena_;              // all steps, one image
+  size_t column_first_ = 0;        // steps from here on run on columns; steps_.size(): none
+  uint32_t column_input_ = 0;      // the value they take from the per-image steps
+  Arena column_arena_;             // those steps, per column
 };
 
-// Throws Unsupported for an unknown architecture, std::invalid_argument when
-// a tensor is missing or has the wrong shape.
 std::unique_ptr<Network> build_network(const dcz::Model& file, const InputSpec& input);
 
 }  // namespace dcomp::runtime

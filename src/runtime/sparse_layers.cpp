@@ -34,15 +34,23 @@ size_t SparseRows::bytes() const {
   return 4 * (codebook_.size() + row_begin_.size()) + 2 * entries16_.size() + 4 * entries32_.size();
 }
 
-namespace {
-
-// y = x * scale + shift, then ReLU if asked, over n values.
-void affine_relu(const float* x, int64_t n, float scale, float shift, bool relu, float* y) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = x[i] * scale + shift;
-    y[i] = relu && v < 0 ? 0.0f : v;
+void Epilogue::then_affine(const std::vector<float>& s, const std::vector<float>& t) {
+  // (x * a + b) * s + t = x * (a s) + (b s + t)
+  const size_t n = s.size();
+  scale.resize(n, 1.0f);
+  shift.resize(n, 0.0f);
+  for (size_t c = 0; c < n; ++c) {
+    scale[c] *= s[c];
+    shift[c] = shift[c] * s[c] + t[c];
   }
 }
+
+void Epilogue::apply(const float* x, int64_t n, int64_t c, float* y) const {
+  const float a = scale.empty() ? 1.0f : scale[size_t(c)], b = shift.empty() ? 0.0f : shift[size_t(c)];
+  for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(x[i] * a + b, lo), hi);
+}
+
+namespace {
 
 // GCC and Clang vectors of kVecFloats floats: one AVX-512 register (two AVX2,
 // four SSE ones); loaded through memcpy, since the runs are not aligned.
@@ -90,72 +98,77 @@ void SparseRows::run_sum(int64_t r, const int32_t* start_of, const float* source
   for (; q < n; q += kVecFloats) run_sum_block<1>(source, s, v, count, q, out);
 }
 
-// The zero-padded input (in, ph, pw) is split into stride^2 phase planes:
-// phase (a, b) of channel c holds padded[c][a + s*i][b + s*j] as a (qh, qw)
-// plane, qh = ceil(ph / s), qw = ceil(pw / s). Output (oy, ox) reads
-// padded[c][s*oy + ky][s*ox + kx] = phase (ky % s, kx % s)[oy + ky/s][ox + kx/s],
+// The zero-padded input (in, ph, pw) is split into phase planes, one per
+// (row, column) residue modulo the strides (sh, sw): phase (a, b) of channel
+// c holds padded[c][a + sh*i][b + sw*j] as a (qh, qw) plane, qh = ceil(ph /
+// sh), qw = ceil(pw / sw). Output (oy, ox) reads padded[c][sh*oy + dh*ky][sw*ox
+// + dw*kx] = phase ((dh*ky) % sh, (dw*kx) % sw)[oy + dh*ky/sh][ox + dw*kx/sw],
 // so with the output computed at width qw (the last qw - ow columns of each
 // row discarded), output element q = oy * qw + ox reads that phase plane at
-// q + (ky/s) * qw + kx/s. Each nonzero weight w[o][c][ky][kx] thus adds w
-// times one contiguous run of the phase planes to output plane o, whatever
-// the stride (for stride 1 the one phase is the padded input itself).
-void Conv2d::forward(const float* x, int64_t h, int64_t w, float* y, bool relu) const {
-  const int64_t s = stride, ph = h + 2 * padding, pw = w + 2 * padding;
-  const int64_t qh = (ph + s - 1) / s, qw = (pw + s - 1) / s, plane = qh * qw;
-  const int64_t oh = output_size(h), ow = output_size(w);
+// q + (dh*ky/sh) * qw + dw*kx/sw. Each nonzero weight w[o][c][ky][kx] thus
+// adds w times one contiguous run of the phase planes to output plane o,
+// whatever the stride and dilation (for stride 1 the one phase is the padded
+// input itself). Group g's outputs read its in/groups channels: the same
+// runs, shifted by g's first channel.
+void Conv2d::forward(const float* x, int64_t h, int64_t w, float* y) const {
+  const int64_t sh = stride_h, sw = stride_w, ph = h + 2 * pad_h, pw = w + 2 * pad_w;
+  const int64_t qh = (ph + sh - 1) / sh, qw = (pw + sw - 1) / sw, plane = qh * qw, phases_per_channel = sh * sw;
+  const int64_t oh = output_h(h), ow = output_w(w);
   const int64_t n = (oh * qw + kVecFloats - 1) / kVecFloats * kVecFloats;
 
   // Runs start inside the planes and are n long: n zeros past the planes
   // keep every read in bounds.
   thread_local std::vector<float> phases, wide;
-  phases.assign(size_t(in * s * s * plane + n), 0.0f);
+  phases.assign(size_t(in * phases_per_channel * plane + n), 0.0f);
   for (int64_t c = 0; c < in; ++c)
     for (int64_t i = 0; i < h; ++i) {
-      const int64_t py = i + padding;
+      const int64_t py = i + pad_h;
       const float* row = x + (c * h + i) * w;
-      float* phase_rows = phases.data() + (c * s + py % s) * s * plane + py / s * qw;
-      // Input columns j, j + s, ... go to phase (j + padding) % s, one after another.
-      for (int64_t j0 = 0; j0 < std::min(s, w); ++j0) {
-        const int64_t px = j0 + padding;
-        float* dst = phase_rows + px % s * plane + px / s;
-        for (int64_t j = j0; j < w; j += s) *dst++ = row[j];
+      float* phase_rows = phases.data() + (c * sh + py % sh) * sw * plane + py / sh * qw;
+      // Input columns j, j + sw, ... go to phase (j + pad_w) % sw, one after another.
+      for (int64_t j0 = 0; j0 < std::min(sw, w); ++j0) {
+        const int64_t px = j0 + pad_w;
+        float* dst = phase_rows + px % sw * plane + px / sw;
+        for (int64_t j = j0; j < w; j += sw) *dst++ = row[j];
       }
     }
-  // Where the run of weight offset (c, ky, kx) starts.
+  // Where the run of weight offset (c, ky, kx) starts, c within the group.
+  const int64_t group_in = in / groups, group_out = out / groups;
   thread_local std::vector<int32_t> start;
-  start.resize(size_t(in * kernel * kernel));
-  for (int64_t c = 0, i = 0; c < in; ++c)
-    for (int64_t ky = 0; ky < kernel; ++ky)
-      for (int64_t kx = 0; kx < kernel; ++kx)
-        start[size_t(i++)] = int32_t(((c * s + ky % s) * s + kx % s) * plane + ky / s * qw + kx / s);
+  start.resize(size_t(group_in * kernel_h * kernel_w));
+  for (int64_t c = 0, i = 0; c < group_in; ++c)
+    for (int64_t ky = 0; ky < kernel_h; ++ky)
+      for (int64_t kx = 0; kx < kernel_w; ++kx) {
+        const int64_t dy = dilation_h * ky, dx = dilation_w * kx;
+        start[size_t(i++)] = int32_t(((c * sh + dy % sh) * sw + dx % sw) * plane + dy / sh * qw + dx / sw);
+      }
 
   wide.resize(size_t(n));
   for (int64_t o = 0; o < out; ++o) {
-    weight.run_sum(o, start.data(), phases.data(), n, wide.data());
-    for (int64_t i = 0; i < oh; ++i)
-      affine_relu(wide.data() + i * qw, ow, affine.scale[size_t(o)], affine.shift[size_t(o)], relu,
-                  y + (o * oh + i) * ow);
+    const float* group_phases = phases.data() + o / group_out * group_in * phases_per_channel * plane;
+    weight.run_sum(o, start.data(), group_phases, n, wide.data());
+    for (int64_t i = 0; i < oh; ++i) epilogue.apply(wide.data() + i * qw, ow, o, y + (o * oh + i) * ow);
   }
 }
 
-void Linear::forward(const float* x, float* y, bool relu) const {
+void Linear::forward(const float* x, float* y) const {
   for (int64_t o = 0; o < weight.rows(); ++o) {
-    float sum = bias.empty() ? 0.0f : bias[size_t(o)];
+    float sum = 0.0f;
     weight.for_each(o, [&](int64_t i, float value) { sum += value * x[i]; });
-    y[o] = relu && sum < 0 ? 0.0f : sum;
+    epilogue.apply(&sum, 1, o, y + o);
   }
 }
 
 // Input i of every column is one run of x, at i * columns: each nonzero
 // w[o][i] adds w times it to output row o.
-void Linear::forward_columns(const float* x, int64_t columns, float* y, bool relu) const {
+void Linear::forward_columns(const float* x, int64_t columns, float* y) const {
   thread_local std::vector<int32_t> start;
   start.resize(size_t(weight.row_length()));
   for (size_t i = 0; i < start.size(); ++i) start[i] = int32_t(int64_t(i) * columns);
   for (int64_t o = 0; o < weight.rows(); ++o) {
     float* row = y + o * columns;
     weight.run_sum(o, start.data(), x, columns, row);
-    affine_relu(row, columns, 1.0f, bias.empty() ? 0.0f : bias[size_t(o)], relu, row);
+    epilogue.apply(row, columns, o, row);
   }
 }
 

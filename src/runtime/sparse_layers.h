@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "core/compressed_file.h"
@@ -54,30 +55,42 @@ class SparseRows {
   std::vector<uint32_t> entries32_;  // otherwise
 };
 
-// Per output channel y = x * scale + shift: a folded BatchNorm, or a bias.
-struct ChannelAffine {
+// What follows a layer's sums, per output channel: y = clamp(x * scale +
+// shift, lo, hi). scale and shift are a folded BatchNorm and a bias, the
+// clamp a fused ReLU (0, inf) or ReLU6 (0, 6); empty scale means 1, empty
+// shift 0.
+struct Epilogue {
   std::vector<float> scale, shift;
+  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
   size_t bytes() const { return 4 * (scale.size() + shift.size()); }
+  // Folds a later y' = y * scale + shift (a BatchNorm) into this one; only
+  // before any clamp is set.
+  void then_affine(const std::vector<float>& scale, const std::vector<float>& shift);
+  // n values of channel c, from x to y (which may be x).
+  void apply(const float* x, int64_t n, int64_t c, float* y) const;
 };
 
-// 2-D convolution of one image, square kernel, zero padding, then the
-// channel affine and optionally ReLU. Output (out, oh, ow).
+// 2-D convolution of one image: any kernel size, stride, zero padding,
+// dilation and groups (depthwise: groups == in == out), then the epilogue.
+// Input (in, h, w), output (out, oh, ow).
 struct Conv2d {
-  SparseRows weight;  // (out, in * k * k)
-  int64_t in = 0, out = 0, kernel = 0, stride = 1, padding = 0;
-  ChannelAffine affine;
-  int64_t output_size(int64_t size) const { return (size + 2 * padding - kernel) / stride + 1; }
-  void forward(const float* x, int64_t h, int64_t w, float* y, bool relu) const;
+  SparseRows weight;  // (out, in / groups * kh * kw)
+  int64_t in = 0, out = 0, groups = 1;
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1;
+  Epilogue epilogue;
+  int64_t output_h(int64_t h) const { return (h + 2 * pad_h - dilation_h * (kernel_h - 1) - 1) / stride_h + 1; }
+  int64_t output_w(int64_t w) const { return (w + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) / stride_w + 1; }
+  void forward(const float* x, int64_t h, int64_t w, float* y) const;
 };
 
-// y = W x + b, optionally ReLU: for one input vector, or for `columns`
-// vectors at once held feature-major, x (in, columns) -> y (out, columns),
-// columns a multiple of kVecFloats.
+// y = W x, then the epilogue (bias as its shift): for one input vector, or
+// for `columns` vectors at once held feature-major, x (in, columns) -> y
+// (out, columns), columns a multiple of kVecFloats.
 struct Linear {
   SparseRows weight;  // (out, in)
-  std::vector<float> bias;
-  void forward(const float* x, float* y, bool relu) const;
-  void forward_columns(const float* x, int64_t columns, float* y, bool relu) const;
+  Epilogue epilogue;
+  void forward(const float* x, float* y) const;
+  void forward_columns(const float* x, int64_t columns, float* y) const;
 };
 
 }  // namespace dcomp::runtime

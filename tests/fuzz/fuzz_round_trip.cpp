@@ -1,6 +1,6 @@
 // libFuzzer target: the bytes choose a model (shapes, sparsity, codebooks,
-// indices, storage kinds); encoding then decoding it must give it back
-// exactly. A mismatch aborts.
+// indices, storage kinds, a graph reading its tensors); encoding then
+// decoding it must give it back exactly. A mismatch aborts.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -52,6 +52,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     model.tensors.push_back(std::move(tensor));
   }
+  // A graph: each float and shared tensor read by one operation, reading
+  // any earlier value, with slices and adds between them for attributes of
+  // every kind (negative ints, floats).
+  using dcomp::dcz::Op;
+  std::vector<dcomp::dcz::Node>& nodes = model.graph.nodes;
+  for (const dcomp::dcz::Tensor& t : model.tensors) {
+    if (t.storage == dcomp::dcz::Storage::kInt64) continue;
+    nodes.push_back({Op::kLinear, {in.next(uint32_t(nodes.size()) + 1)}, {t.name}, {}, {}});
+    if (in.next(2))
+      nodes.push_back({Op::kSlice, {uint32_t(nodes.size())}, {},
+                       {int64_t(1 + in.next(3)), int64_t(in.next(256)) - 128, int64_t(in.next(256)) - 128, int64_t(1 + in.next(8))}, {}});
+    if (in.next(2))
+      nodes.push_back({Op::kAdd, {in.next(uint32_t(nodes.size()) + 1), uint32_t(nodes.size())}, {}, {},
+                       {float(int(in.next(256)) - 128) / 16.0f}});
+  }
+  if (nodes.empty()) nodes.push_back({Op::kRelu, {0}, {}, {}, {}});
+  model.graph.output = uint32_t(nodes.size());
   const std::vector<uint8_t> bytes = dcomp::dcz::encode(model);
   const dcomp::dcz::Model back = dcomp::dcz::decode(bytes.data(), bytes.size());
   if (back.metadata != model.metadata || back.tensors.size() != model.tensors.size()) std::abort();
@@ -60,6 +77,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (a.name != b.name || a.shape != b.shape || a.storage != b.storage || a.floats != b.floats ||
         a.integers != b.integers || a.shared.bits != b.shared.bits || a.shared.codebook != b.shared.codebook ||
         a.shared.positions != b.shared.positions || a.shared.indices != b.shared.indices)
+      std::abort();
+  }
+  if (back.graph.output != model.graph.output || back.graph.nodes.size() != nodes.size()) std::abort();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const auto &a = nodes[i], &b = back.graph.nodes[i];
+    if (a.op != b.op || a.inputs != b.inputs || a.tensors != b.tensors || a.ints != b.ints || a.floats != b.floats)
       std::abort();
   }
   return 0;

@@ -1,6 +1,7 @@
 // libFuzzer target: arbitrary bytes into the runtime's loader (decode, then
-// build the network from the tensors and metadata), and one inference when
-// that succeeds. Rejections are exceptions; anything else is a bug.
+// plan the graph against the tensors and the input), and one inference when
+// that succeeds. Rejections are exceptions; anything else is a bug. The
+// corpus holds one file per test model (scripts/fuzz_corpus.sh).
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -15,8 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const dcomp::runtime::InputSpec input = dcomp::runtime::input_spec(file);
     const auto network = dcomp::runtime::build_network(file, input);
     std::vector<float> image(size_t(input.channels * input.height * input.width), 0.5f);
-    std::vector<float> logits(size_t(network->classes())), scratch(network->scratch_floats());
-    network->forward(image.data(), logits.data(), scratch.data());
+    std::vector<float> logits(size_t(network->classes()));
+    network->forward_batch(image.data(), int64_t(image.size()), 1, logits.data());
   } catch (const std::exception&) {
   }
   return 0;

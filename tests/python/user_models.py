@@ -173,6 +173,18 @@ class FlatOutput(nn.Module):
         return self.fc(torch.flatten(x, 1)).flatten()  # (batch * 10): not (batch, classes)
 
 
+class GeluNet(nn.Module):
+    """GELU: trains, but the runtime does not run it, so packing refuses it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(F.gelu(self.conv(x)), 1), 1))
+
+
 def save_all(out_dir):
     torch.manual_seed(0)
     x = torch.randn(4, 3, 32, 32)
@@ -186,6 +198,7 @@ def save_all(out_dir):
         torch.jit.script(model).save(f"{out_dir}/{name}_scripted.pt")
         torch.jit.trace(model, x).save(f"{out_dir}/{name}_traced.pt")
     torch.jit.script(FlatOutput()).save(f"{out_dir}/bad_flat_output.pt")
+    torch.jit.script(GeluNet()).save(f"{out_dir}/bad_gelu.pt")
     frozen = torch.jit.freeze(torch.jit.script(ResNetProjection().eval()))
     frozen.save(f"{out_dir}/bad_frozen.pt")
 

@@ -1,0 +1,123 @@
+#include "runtime/kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace dcomp::runtime {
+
+// PyTorch's pooling_output_shape: floor or ceil of (size + 2p - d(k-1) - 1) / s,
+// plus 1; in ceil mode a last window must start inside the input or its
+// left padding.
+int64_t Window::output(int64_t size) const {
+  const int64_t span = size + 2 * padding - dilation * (kernel - 1) - 1;
+  if (span < 0) return 0;
+  int64_t n = (span + (ceil_mode ? stride - 1 : 0)) / stride + 1;
+  if (ceil_mode && (n - 1) * stride >= size + padding) --n;
+  return n;
+}
+
+void max_pool2d(const float* x, Shape in, Window wh, Window ww, float* y) {
+  const int64_t oh = wh.output(in.h), ow = ww.output(in.w);
+  for (int64_t c = 0; c < in.c; ++c) {
+    const float* plane = x + c * in.plane();
+    for (int64_t i = 0; i < oh; ++i)
+      for (int64_t j = 0; j < ow; ++j) {
+        float m = -std::numeric_limits<float>::infinity();
+        for (int64_t ky = 0; ky < wh.kernel; ++ky) {
+          const int64_t r = i * wh.stride - wh.padding + ky * wh.dilation;
+          if (r < 0 || r >= in.h) continue;
+          for (int64_t kx = 0; kx < ww.kernel; ++kx) {
+            const int64_t s = j * ww.stride - ww.padding + kx * ww.dilation;
+            if (s >= 0 && s < in.w) m = std::max(m, plane[r * in.w + s]);
+          }
+        }
+        *y++ = m;
+      }
+  }
+}
+
+// As PyTorch's avg_pool2d: the divisor is the window clipped to the padded
+// input (count_include_pad) or to the input.
+void avg_pool2d(const float* x, Shape in, Window wh, Window ww, bool count_include_pad, float* y) {
+  const int64_t oh = wh.output(in.h), ow = ww.output(in.w);
+  for (int64_t c = 0; c < in.c; ++c) {
+    const float* plane = x + c * in.plane();
+    for (int64_t i = 0; i < oh; ++i)
+      for (int64_t j = 0; j < ow; ++j) {
+        int64_t r0 = i * wh.stride - wh.padding, s0 = j * ww.stride - ww.padding;
+        int64_t r1 = std::min(r0 + wh.kernel, in.h + wh.padding), s1 = std::min(s0 + ww.kernel, in.w + ww.padding);
+        const int64_t padded_count = (r1 - r0) * (s1 - s0);
+        r0 = std::max<int64_t>(r0, 0), s0 = std::max<int64_t>(s0, 0);
+        r1 = std::min(r1, in.h), s1 = std::min(s1, in.w);
+        float sum = 0;
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t s = s0; s < s1; ++s) sum += plane[r * in.w + s];
+        const int64_t count = count_include_pad ? padded_count : (r1 - r0) * (s1 - s0);
+        *y++ = count > 0 ? sum / float(count) : 0.0f;
+      }
+  }
+}
+
+void global_avg_pool(const float* x, Shape in, float* y) {
+  for (int64_t c = 0; c < in.c; ++c) {
+    float sum = 0;
+    for (int64_t i = 0; i < in.plane(); ++i) sum += x[c * in.plane() + i];
+    y[c] = sum / float(in.plane());
+  }
+}
+
+void relu(const float* x, int64_t n, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = std::max(x[i], 0.0f);
+}
+
+void clamp(const float* x, int64_t n, float lo, float hi, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(x[i], lo), hi);
+}
+
+void leaky_relu(const float* x, int64_t n, float slope, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0 ? x[i] * slope : x[i];
+}
+
+void sigmoid(const float* x, int64_t n, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + std::exp(-x[i]));
+}
+
+// x * relu6(x + 3) / 6
+void hardswish(const float* x, int64_t n, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * std::min(std::max(x[i] + 3.0f, 0.0f), 6.0f) / 6.0f;
+}
+
+void add(const float* a, const float* b, int64_t n, float alpha, float lo, float hi, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(a[i] + alpha * b[i], lo), hi);
+}
+
+void mul(const float* a, const float* b, int64_t n, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = a[i] * b[i];
+}
+
+void mul_channels(const float* a, const float* b, int64_t c, int64_t plane, float* y) {
+  for (int64_t k = 0; k < c; ++k)
+    for (int64_t i = 0; i < plane; ++i) y[k * plane + i] = a[k * plane + i] * b[k];
+}
+
+void slice(const float* x, Shape in, int dim, int64_t start, int64_t step, Shape out, float* y) {
+  for (int64_t c = 0; c < out.c; ++c)
+    for (int64_t i = 0; i < out.h; ++i)
+      for (int64_t j = 0; j < out.w; ++j) {
+        int64_t sc = c, si = i, sj = j;
+        (dim == 1 ? sc : dim == 2 ? si : sj) = start + step * (dim == 1 ? c : dim == 2 ? i : j);
+        *y++ = x[(sc * in.h + si) * in.w + sj];
+      }
+}
+
+void pad(const float* x, Shape in, const int64_t* p, float value, float* y) {
+  const Shape out{in.c + p[4] + p[5], in.h + p[2] + p[3], in.w + p[0] + p[1]};
+  std::fill(y, y + out.floats(), value);
+  for (int64_t c = 0; c < in.c; ++c)
+    for (int64_t i = 0; i < in.h; ++i)
+      std::memcpy(y + ((c + p[4]) * out.h + i + p[2]) * out.w + p[0], x + (c * in.h + i) * in.w, size_t(in.w) * 4);
+}
+
+}  // namespace dcomp::runtime
