@@ -1,7 +1,9 @@
-// Training and evaluation throughput of ResNet-20 on CIFAR-10 through
-// dcomp's own training step (the one `dcomp train` runs). Prints one JSON
+// Training and evaluation throughput on CIFAR-10 through dcomp's own
+// training step (the one `dcomp train` runs), of the built-in ResNet-20 or
+// any model file (a TorchScript module: --model FILE). Prints one JSON
 // line; bench/compare_training.py runs it against plain PyTorch. --trace
 // writes a Chrome trace of a few more steps (bench/profile_summary.py).
+// --no-graph-optimize turns off TorchScript's graph-executor optimization.
 #include <ATen/CPUGeneratorImpl.h>
 #include <dlfcn.h>
 #include <fmt/core.h>
@@ -11,7 +13,9 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-#include "libtorch/models.h"
+#include <torch/csrc/jit/python/update_graph_executor_opt.h>
+
+#include "libtorch/model_file.h"
 #include "libtorch/train.h"
 
 using namespace dcomp;
@@ -23,7 +27,12 @@ int main(int argc, char** argv) {
   int64_t steps = 30, warmup = 5, eval_images = 5000, trace_steps = 6;
   std::string trace_path;
   int threads = 1;
+  std::string model_name = "resnet20";
+  bool graph_optimize = true;
   TrainConfig config;
+  app.add_option("--model", model_name, "A built-in network or a TorchScript file")->capture_default_str();
+  app.add_flag("--graph-optimize,!--no-graph-optimize", graph_optimize, "TorchScript graph-executor optimization")
+      ->capture_default_str();
   app.add_option("--data", data_dir, "CIFAR-10 directory")->capture_default_str();
   app.add_option("--steps", steps, "Timed training steps")->capture_default_str();
   app.add_option("--warmup", warmup, "Untimed steps first")->capture_default_str();
@@ -39,7 +48,10 @@ int main(int argc, char** argv) {
     const DatasetInfo& info = dataset_info("cifar10");
     const DataSplits data = load_splits(info, data_dir, 5000);
     torch::manual_seed(0);
-    auto model = make_model("resnet20");
+    auto model = open_model(model_name);
+    // After loading: with it off, TorchScript compiles methods uninlined, and
+    // the module's analysis (its prunable weights) needs them inlined.
+    torch::jit::setGraphExecutorOptimize(graph_optimize);
     model->train();
     auto optimizer = make_optimizer(*model, config);
     torch::Generator generator = at::make_generator<at::CPUGeneratorImpl>(0);
@@ -74,6 +86,8 @@ int main(int argc, char** argv) {
     evaluate(*model, data.validation.slice(0, eval_images), info, torch::kCPU, config.bf16);
     const double eval_seconds = std::chrono::duration<double>(Clock::now() - start).count();
     nlohmann::json result = {{"implementation", "dcomp"},
+                             {"model", model_name},
+                             {"graph_optimize", graph_optimize},
                              {"threads", threads},
                              {"bf16", config.bf16},
                              {"allocator", dlsym(RTLD_DEFAULT, "tc_malloc") ? "tcmalloc" : "glibc malloc"},
