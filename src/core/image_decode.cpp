@@ -174,4 +174,12 @@ Image resize_and_center_crop(const Image& image, int size) {
   return out;
 }
 
+std::vector<uint8_t> planes(const Image& image) {
+  const size_t plane = size_t(image.width) * size_t(image.height), c = size_t(image.channels);
+  std::vector<uint8_t> out(plane * c);
+  for (size_t i = 0; i < plane; ++i)
+    for (size_t k = 0; k < c; ++k) out[k * plane + i] = image.pixels[i * c + k];
+  return out;
+}
+
 }  // namespace dcomp

@@ -25,4 +25,8 @@ Image decode_image(const std::string& path, int channels);
 // does), then the central size x size square.
 Image resize_and_center_crop(const Image& image, int size);
 
+// The pixels as (channels, height, width) planes, the layout of ImageSet
+// and of the networks' input.
+std::vector<uint8_t> planes(const Image& image);
+
 }  // namespace dcomp

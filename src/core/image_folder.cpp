@@ -53,12 +53,8 @@ ImageSet read_image_folder(const std::string& dir, const std::vector<std::string
     const std::vector<fs::path> files = sorted_entries(fs::path(dir) / name, /*directories=*/false);
     if (files.empty()) throw DatasetError((fs::path(dir) / name).string() + ": no .png or .jpg images in the class folder");
     for (const fs::path& file : files) {
-      const Image image = resize_and_center_crop(decode_image(file.string(), channels), size);
-      // (size, size, channels) -> (channels, size, size)
-      const size_t plane = size_t(size) * size_t(size), at = set.pixels.size();
-      set.pixels.resize(at + plane * size_t(channels));
-      for (size_t i = 0; i < plane; ++i)
-        for (int c = 0; c < channels; ++c) set.pixels[at + size_t(c) * plane + i] = image.pixels[i * size_t(channels) + size_t(c)];
+      const std::vector<uint8_t> image = planes(resize_and_center_crop(decode_image(file.string(), channels), size));
+      set.pixels.insert(set.pixels.end(), image.begin(), image.end());
       set.labels.push_back(label);
       ++set.count;
     }

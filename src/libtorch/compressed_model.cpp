@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "core/input_spec.h"
 #include "libtorch/data.h"
 
 namespace dcomp {
@@ -83,33 +84,17 @@ dcz::Model compressed_model(const Model& model, const std::vector<SharedLayer>& 
 }
 
 DatasetInfo file_data(const dcz::Model& file) {
-  const auto value = [&](const char* key) {
-    const std::string* v = file.find(key);
-    if (!v) throw std::runtime_error(std::string("the file's metadata has no '") + key + "'");
-    return *v;
-  };
-  const auto split = [](const std::string& s) {
-    std::vector<std::string> parts;
-    for (size_t start = 0; start <= s.size();) {
-      const size_t end = std::min(s.find(',', start), s.size());
-      parts.push_back(s.substr(start, end - start));
-      start = end + 1;
-    }
-    return parts;
-  };
-  const std::string name = value("dataset");
-  if (name != "imagefolder") return dataset_info(name);
-  const std::vector<std::string> shape = split(value("input_shape"));
-  if (shape.size() != 3) throw std::runtime_error("the file's input_shape is not C,H,W");
+  const dcz::InputSpec input = dcz::input_spec(file);
+  if (input.dataset.empty()) throw std::runtime_error("the file's metadata has no 'dataset'");
+  if (input.dataset != "imagefolder") return dataset_info(input.dataset);
   DatasetInfo info;
-  info.name = name;
-  info.image_size = std::stoll(shape[1]);
-  for (const std::string& m : split(value("input_mean"))) info.mean.push_back(std::stod(m));
-  for (const std::string& d : split(value("input_std"))) info.std.push_back(std::stod(d));
-  const DataSource defaults;
+  info.name = input.dataset;
+  info.image_size = input.height;
+  info.mean = input.mean;
+  info.std = input.std;
   info.crop_padding = info.image_size / 8;
-  info.horizontal_flip = defaults.horizontal_flip;
-  info.class_names = split(value("class_names"));
+  info.horizontal_flip = DataSource{}.horizontal_flip;
+  info.class_names = input.class_names;
   return info;
 }
 

@@ -19,10 +19,19 @@ uint32_t GraphBuilder::add(dcz::Op op, std::vector<uint32_t> inputs, std::vector
   return uint32_t(nodes_.size());
 }
 
-uint32_t GraphBuilder::conv2d(uint32_t x, const std::string& name, bool bias, int64_t stride, int64_t padding) {
+namespace {
+
+// A layer's tensors: `name`.weight, and `name`.bias if it has one.
+std::vector<std::string> weight_and_bias(const std::string& name, bool bias) {
   std::vector<std::string> tensors{name + ".weight"};
   if (bias) tensors.push_back(name + ".bias");
-  return add(dcz::Op::kConv2d, {x}, tensors, {stride, stride, padding, padding, 1, 1, 1});
+  return tensors;
+}
+
+}  // namespace
+
+uint32_t GraphBuilder::conv2d(uint32_t x, const std::string& name, bool bias, int64_t stride, int64_t padding) {
+  return add(dcz::Op::kConv2d, {x}, weight_and_bias(name, bias), {stride, stride, padding, padding, 1, 1, 1});
 }
 
 uint32_t GraphBuilder::batch_norm(uint32_t x, const std::string& name, float eps) {
@@ -31,9 +40,7 @@ uint32_t GraphBuilder::batch_norm(uint32_t x, const std::string& name, float eps
 }
 
 uint32_t GraphBuilder::linear(uint32_t x, const std::string& name, bool bias) {
-  std::vector<std::string> tensors{name + ".weight"};
-  if (bias) tensors.push_back(name + ".bias");
-  return add(dcz::Op::kLinear, {x}, tensors);
+  return add(dcz::Op::kLinear, {x}, weight_and_bias(name, bias));
 }
 
 dcz::Graph GraphBuilder::finish(uint32_t output) const { return {nodes_, output}; }
@@ -140,6 +147,11 @@ class Exporter {
     if (list.size() != n) refuse(node, fmt::format("input {} must have {} values", i, n));
     return list;
   }
+  // A pooling stride (input 2): an empty list means the kernel's, as in PyTorch.
+  std::vector<int64_t> stride(const Node* node, const std::vector<int64_t>& kernel) const {
+    const auto v = constant(node->input(2));
+    return v && v->isIntList() && v->toIntVector().empty() ? kernel : pair(node, 2);
+  }
   // A value that is the batch size: x.size(0), through the casts tracing adds.
   bool is_batch_size(const Value* v) const {
     const Node* n = v->node();
@@ -225,16 +237,12 @@ class Exporter {
       return emit(node, dcz::Op::kConcat, inputs);
     }
     if (k == aten("max_pool2d")) {
-      const std::vector<int64_t> kernel = pair(node, 1), p = pair(node, 3), d = pair(node, 4);
-      const auto stride_list = constant(node->input(2));
-      const std::vector<int64_t> s = stride_list && stride_list->isIntList() && stride_list->toIntVector().empty() ? kernel : pair(node, 2);
+      const std::vector<int64_t> kernel = pair(node, 1), s = stride(node, kernel), p = pair(node, 3), d = pair(node, 4);
       return emit(node, dcz::Op::kMaxPool2d, {activation(node, 0)}, {},
                   {kernel[0], kernel[1], s[0], s[1], p[0], p[1], d[0], d[1], int64_t(flag(node, 5))});
     }
     if (k == aten("avg_pool2d")) {
-      const std::vector<int64_t> kernel = pair(node, 1), p = pair(node, 3);
-      const auto stride_list = constant(node->input(2));
-      const std::vector<int64_t> s = stride_list && stride_list->isIntList() && stride_list->toIntVector().empty() ? kernel : pair(node, 2);
+      const std::vector<int64_t> kernel = pair(node, 1), s = stride(node, kernel), p = pair(node, 3);
       if (!is_none(node, 6)) refuse(node, "divisor_override does not run");
       return emit(node, dcz::Op::kAvgPool2d, {activation(node, 0)}, {},
                   {kernel[0], kernel[1], s[0], s[1], p[0], p[1], int64_t(flag(node, 4)), int64_t(flag(node, 5))});

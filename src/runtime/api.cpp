@@ -56,7 +56,7 @@ dcomp_status dcomp_load(const char* path, dcomp_model** model) {
     const dcomp::dcz::Model decoded = dcomp::dcz::decode(bytes.data(), bytes.size());
     auto m = std::make_unique<dcomp_model>();
     m->input = dcomp::runtime::input_spec(decoded);
-    m->network = dcomp::runtime::build_network(decoded, m->input);
+    m->network = std::make_unique<dcomp::runtime::Network>(decoded, m->input);
     *model = m.release();
     return DCOMP_OK;
   } catch (const dcomp::FormatError& e) {
@@ -88,7 +88,7 @@ dcomp_status dcomp_normalize(const dcomp_model* m, const uint8_t* pixels, int ba
   const int64_t plane = m->input.height * m->input.width;
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t c = 0; c < m->input.channels; ++c) {
-      const float mean = m->input.mean[size_t(c)], std = m->input.std[size_t(c)];
+      const float mean = float(m->input.mean[size_t(c)]), std = float(m->input.std[size_t(c)]);
       const int64_t start = (b * m->input.channels + c) * plane;
       for (int64_t i = start; i < start + plane; ++i) images[i] = (float(pixels[i]) / 255.0f - mean) / std;
     }

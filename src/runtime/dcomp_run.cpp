@@ -48,11 +48,7 @@ std::vector<uint8_t> read_image(const std::string& path, int c, int h, int w) {
     if (h != w) throw std::runtime_error(path + ": the model takes " + std::to_string(h) + "x" + std::to_string(w) + " images; give one of that size");
     image = dcomp::resize_and_center_crop(image, h);
   }
-  std::vector<uint8_t> planes(image.pixels.size());
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x)
-      for (int k = 0; k < c; ++k) planes[size_t((k * h + y) * w + x)] = image.pixels[size_t((y * w + x) * c + k)];
-  return planes;
+  return dcomp::planes(image);
 }
 
 // A PNG or JPEG image, a CIFAR-10 batch file (.bin) or an IDX image file

@@ -68,10 +68,6 @@ void global_avg_pool(const float* x, Shape in, float* y) {
   }
 }
 
-void relu(const float* x, int64_t n, float* y) {
-  for (int64_t i = 0; i < n; ++i) y[i] = std::max(x[i], 0.0f);
-}
-
 void clamp(const float* x, int64_t n, float lo, float hi, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(x[i], lo), hi);
 }

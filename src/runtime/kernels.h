@@ -29,8 +29,7 @@ void avg_pool2d(const float* x, Shape in, Window wh, Window ww, bool count_inclu
 void global_avg_pool(const float* x, Shape in, float* y);  // -> (C, 1, 1)
 
 // Elementwise, over n values.
-void relu(const float* x, int64_t n, float* y);
-void clamp(const float* x, int64_t n, float lo, float hi, float* y);
+void clamp(const float* x, int64_t n, float lo, float hi, float* y);  // ReLU: (0, inf)
 void leaky_relu(const float* x, int64_t n, float slope, float* y);
 void sigmoid(const float* x, int64_t n, float* y);
 void hardswish(const float* x, int64_t n, float* y);

@@ -6,30 +6,11 @@
 #include <map>
 #include <numeric>
 #include <set>
-#include <sstream>
 #include <tuple>
 
 namespace dcomp::runtime {
 
 namespace {
-
-std::vector<std::string> split(const std::string& s, char separator) {
-  std::vector<std::string> parts;
-  std::stringstream in(s);
-  for (std::string part; std::getline(in, part, separator);) parts.push_back(part);
-  return parts;
-}
-
-std::vector<float> numbers(const std::string& s, const std::string& key) {
-  std::vector<float> out;
-  for (const std::string& part : split(s, ',')) {
-    char* end = nullptr;
-    const double v = std::strtod(part.c_str(), &end);  // as LibTorch: parse as double, then to float
-    if (part.empty() || *end != '\0' || !std::isfinite(v)) throw std::invalid_argument("metadata " + key + ": not numbers");
-    out.push_back(float(v));
-  }
-  return out;
-}
 
 // Caps on what a hostile file can make the runtime allocate: one activation
 // of one image, and the arena holding them all.
@@ -166,25 +147,19 @@ class ArenaPlanner {
 }  // namespace
 
 InputSpec input_spec(const dcz::Model& file) {
+  if (!file.find("model")) throw Unsupported("the file's metadata has no 'model'");
   InputSpec s;
-  for (const char* key : {"model", "input_shape", "input_mean", "input_std"})
-    if (!file.find(key)) throw Unsupported(std::string("the file's metadata has no '") + key + "'");
-  s.architecture = *file.find("model");
-  const std::vector<float> shape = numbers(*file.find("input_shape"), "input_shape");
+  try {
+    s = dcz::input_spec(file);
+  } catch (const std::invalid_argument& e) {
+    throw Unsupported(e.what());
+  }
   // The networks here take 28x28 and 32x32 images; 256 bounds what a hostile
-  // file can make run() allocate (ResNet: 3 x 64 x 256 x 256 floats, 50 MB).
-  if (shape.size() != 3 || !(shape[0] >= 1 && shape[0] <= 4) || !(shape[1] >= 1 && shape[1] <= 256) ||
-      !(shape[2] >= 1 && shape[2] <= 256) || shape[0] != std::floor(shape[0]) || shape[1] != std::floor(shape[1]) ||
-      shape[2] != std::floor(shape[2]))
+  // file can make run() allocate, with the caps on activations above.
+  if (s.channels > 4 || s.height > 256 || s.width > 256)
     throw Unsupported("metadata input_shape must be C,H,W with C in [1, 4] and H, W in [1, 256]");
-  s.channels = int64_t(shape[0]), s.height = int64_t(shape[1]), s.width = int64_t(shape[2]);
-  s.mean = numbers(*file.find("input_mean"), "input_mean");
-  s.std = numbers(*file.find("input_std"), "input_std");
-  if (int64_t(s.mean.size()) != s.channels || int64_t(s.std.size()) != s.channels)
-    throw Unsupported("metadata input_mean and input_std need one value per channel");
-  for (float v : s.std)
-    if (!(v > 0)) throw Unsupported("metadata input_std must be positive");
-  if (const std::string* names = file.find("class_names")) s.class_names = split(*names, ',');
+  for (double v : s.std)
+    if (!(float(v) > 0)) throw Unsupported("metadata input_std must be positive");  // as the float it is used as
   return s;
 }
 
@@ -253,8 +228,7 @@ Network::Network(const dcz::Model& file, const InputSpec& input) {
           scale[c] = gamma[c] / std::sqrt(var[c] + n.floats[0]);
           shift[c] = beta[c] - mean[c] * scale[c];
         }
-        if (Step* w = sole_writer(in0); w && w->op == dcz::Op::kConv2d && w->conv.epilogue.lo == -kInfinity &&
-                                        w->conv.epilogue.hi == kInfinity) {
+        if (Step* w = sole_writer(in0); w && w->op == dcz::Op::kConv2d && !w->conv.epilogue.clamps()) {
           w->conv.epilogue.then_affine(scale, shift);  // folded into the convolution before it
           alias(out, in0, x);
           continue;
@@ -267,7 +241,7 @@ Network::Network(const dcz::Model& file, const InputSpec& input) {
         const float lo = n.op == dcz::Op::kRelu ? 0.0f : n.floats[0], hi = n.op == dcz::Op::kRelu ? kInfinity : n.floats[1];
         if (Step* w = sole_writer(in0)) {
           Epilogue* e = w->output_epilogue();
-          if (e && e->lo == -kInfinity && e->hi == kInfinity) {
+          if (e && !e->clamps()) {
             e->lo = lo, e->hi = hi;  // folded into the layer before it
             alias(out, in0, x);
             continue;
@@ -422,7 +396,7 @@ void Network::run_steps(size_t first, size_t last, const Arena& arena, float* me
       case dcz::Op::kBatchNorm:
         for (int64_t c = 0; c < out.c; ++c) s.epilogue.apply(in(0) + c * n / out.c, n / out.c, c, y + c * n / out.c);
         break;
-      case dcz::Op::kRelu: relu(in(0), n, y); break;
+      case dcz::Op::kRelu:
       case dcz::Op::kClamp: clamp(in(0), n, s.epilogue.lo, s.epilogue.hi, y); break;
       case dcz::Op::kLeakyRelu: leaky_relu(in(0), n, s.slope, y); break;
       case dcz::Op::kSigmoid: sigmoid(in(0), n, y); break;
@@ -484,10 +458,6 @@ void Network::forward_batch(const float* images, int64_t image_floats, int64_t b
     for (int64_t j = 0; j < count; ++j)
       for (int64_t c = 0; c < classes_; ++c) logits[(first + j) * classes_ + c] = y[c * width + j];
   }
-}
-
-std::unique_ptr<Network> build_network(const dcz::Model& file, const InputSpec& input) {
-  return std::make_unique<Network>(file, input);
 }
 
 }  // namespace dcomp::runtime

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/compressed_file.h"
+#include "core/input_spec.h"
 #include "runtime/kernels.h"
 #include "runtime/sparse_layers.h"
 
@@ -21,13 +22,10 @@ struct Unsupported : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// What the network takes, from the file's metadata.
-struct InputSpec {
-  std::string architecture;
-  int64_t channels = 0, height = 0, width = 0;
-  std::vector<float> mean, std;  // per channel, on pixels scaled to [0, 1]
-  std::vector<std::string> class_names;
-};
+// What the network takes, from the file's metadata (core/input_spec.h),
+// within what the runtime runs: an architecture named, 1 to 4 channels,
+// images up to 256 x 256. Throws Unsupported.
+using InputSpec = dcz::InputSpec;
 InputSpec input_spec(const dcz::Model& file);
 
 class Network {
@@ -65,7 +63,5 @@ class Network {
   uint32_t column_input_ = 0;      // the value they take from the per-image steps
   Arena column_arena_;             // those steps, per column
 };
-
-std::unique_ptr<Network> build_network(const dcz::Model& file, const InputSpec& input);
 
 }  // namespace dcomp::runtime

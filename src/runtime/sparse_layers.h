@@ -63,6 +63,7 @@ struct Epilogue {
   std::vector<float> scale, shift;
   float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
   size_t bytes() const { return 4 * (scale.size() + shift.size()); }
+  bool clamps() const { return lo != -std::numeric_limits<float>::infinity() || hi != std::numeric_limits<float>::infinity(); }
   // Folds a later y' = y * scale + shift (a BatchNorm) into this one; only
   // before any clamp is set.
   void then_affine(const std::vector<float>& scale, const std::vector<float>& shift);

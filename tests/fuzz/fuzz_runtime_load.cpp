@@ -4,6 +4,7 @@
 // corpus holds one file per test model (scripts/fuzz_corpus.sh).
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -14,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const dcomp::dcz::Model file = dcomp::dcz::decode(data, size);
     const dcomp::runtime::InputSpec input = dcomp::runtime::input_spec(file);
-    const auto network = dcomp::runtime::build_network(file, input);
+    const auto network = std::make_unique<dcomp::runtime::Network>(file, input);
     std::vector<float> image(size_t(input.channels * input.height * input.width), 0.5f);
     std::vector<float> logits(size_t(network->classes()));
     network->forward_batch(image.data(), int64_t(image.size()), 1, logits.data());
