@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 namespace dcomp::runtime {
 
@@ -18,23 +19,48 @@ int64_t Window::output(int64_t size) const {
   return n;
 }
 
+namespace {
+
+// The taps [begin, end) of window position o that fall inside [0, size):
+// tap k reads o * stride - padding + k * dilation.
+struct Taps {
+  int64_t begin, end, first;  // first: where tap 0 would read
+};
+Taps taps(const Window& w, int64_t o, int64_t size) {
+  const int64_t first = o * w.stride - w.padding;
+  int64_t begin = 0, end = w.kernel;
+  while (begin < end && first + begin * w.dilation < 0) ++begin;
+  while (end > begin && first + (end - 1) * w.dilation >= size) --end;
+  return {begin, end, first};
+}
+
+}  // namespace
+
+// Max is separable: each output row takes the max over its window's rows
+// first (one vector pass across the width), then over each window's columns.
 void max_pool2d(const float* x, Shape in, Window wh, Window ww, float* y) {
   const int64_t oh = wh.output(in.h), ow = ww.output(in.w);
+  thread_local std::vector<Taps> columns;
+  thread_local std::vector<float> row_max;
+  columns.clear();
+  for (int64_t j = 0; j < ow; ++j) columns.push_back(taps(ww, j, in.w));
+  row_max.resize(size_t(in.w));
+  float* const m = row_max.data();
   for (int64_t c = 0; c < in.c; ++c) {
     const float* plane = x + c * in.plane();
-    for (int64_t i = 0; i < oh; ++i)
-      for (int64_t j = 0; j < ow; ++j) {
-        float m = -std::numeric_limits<float>::infinity();
-        for (int64_t ky = 0; ky < wh.kernel; ++ky) {
-          const int64_t r = i * wh.stride - wh.padding + ky * wh.dilation;
-          if (r < 0 || r >= in.h) continue;
-          for (int64_t kx = 0; kx < ww.kernel; ++kx) {
-            const int64_t s = j * ww.stride - ww.padding + kx * ww.dilation;
-            if (s >= 0 && s < in.w) m = std::max(m, plane[r * in.w + s]);
-          }
-        }
-        *y++ = m;
+    for (int64_t i = 0; i < oh; ++i) {
+      const Taps rows = taps(wh, i, in.h);
+      std::fill(m, m + in.w, -std::numeric_limits<float>::infinity());
+      for (int64_t ky = rows.begin; ky < rows.end; ++ky) {
+        const float* row = plane + (rows.first + ky * wh.dilation) * in.w;
+        for (int64_t s = 0; s < in.w; ++s) m[s] = std::max(m[s], row[s]);
       }
+      for (const Taps& cols : columns) {
+        float v = -std::numeric_limits<float>::infinity();
+        for (int64_t kx = cols.begin; kx < cols.end; ++kx) v = std::max(v, m[cols.first + kx * ww.dilation]);
+        *y++ = v;
+      }
+    }
   }
 }
 

@@ -212,6 +212,7 @@ Network::Network(const dcz::Model& file, const InputSpec& input) {
         if (c.kernel_h < 1 || c.kernel_w < 1 || c.output_h(x.h) < 1 || c.output_w(x.w) < 1)
           throw std::invalid_argument(where + "kernel larger than the padded input");
         c.weight = SparseRows(w);
+        c.plan(x.h, x.w);
         if (n.tensors.size() > 1) c.epilogue.shift = tensors.vector(n.tensors[1], c.out, where);
         y = {c.out, c.output_h(x.h), c.output_w(x.w)};
         break;
@@ -392,7 +393,7 @@ void Network::run_steps(size_t first, size_t last, const Arena& arena, float* me
     const Shape x = shapes_[s.inputs[0]], out = shapes_[s.output];
     const int64_t n = out.floats() * columns;
     switch (s.op) {
-      case dcz::Op::kConv2d: s.conv.forward(in(0), x.h, x.w, y); break;
+      case dcz::Op::kConv2d: s.conv.forward(in(0), y); break;
       case dcz::Op::kBatchNorm:
         for (int64_t c = 0; c < out.c; ++c) s.epilogue.apply(in(0) + c * n / out.c, n / out.c, c, y + c * n / out.c);
         break;

@@ -45,15 +45,10 @@ void Epilogue::then_affine(const std::vector<float>& s, const std::vector<float>
   }
 }
 
-void Epilogue::apply(const float* x, int64_t n, int64_t c, float* y) const {
-  const float a = scale.empty() ? 1.0f : scale[size_t(c)], b = shift.empty() ? 0.0f : shift[size_t(c)];
-  for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(x[i] * a + b, lo), hi);
-}
-
 namespace {
 
-// GCC and Clang vectors of kVecFloats floats: one AVX-512 register (two AVX2,
-// four SSE ones); loaded through memcpy, since the runs are not aligned.
+// GCC and Clang vectors of kVecFloats floats, one register; loaded through
+// memcpy, since the runs are not aligned.
 using Vec = float __attribute__((vector_size(4 * kVecFloats)));
 
 Vec load(const float* p) {
@@ -91,7 +86,9 @@ void SparseRows::run_sum(int64_t r, const int32_t* start_of, const float* source
     s[count] = start_of[offset];
     v[count++] = value;
   });
-  constexpr int kBlockVecs = 4;
+  // 64 floats of accumulators (4 AVX-512 or 8 AVX registers), at most half
+  // the 16 registers, leaving room for the loads.
+  constexpr int kBlockVecs = int(std::min<int64_t>(8, 64 / kVecFloats));
   int64_t q = 0;
   for (; q + kBlockVecs * kVecFloats <= n; q += kBlockVecs * kVecFloats)
     run_sum_block<kBlockVecs>(source, s, v, count, q, out);
@@ -110,45 +107,54 @@ void SparseRows::run_sum(int64_t r, const int32_t* start_of, const float* source
 // whatever the stride and dilation (for stride 1 the one phase is the padded
 // input itself). Group g's outputs read its in/groups channels: the same
 // runs, shifted by g's first channel.
-void Conv2d::forward(const float* x, int64_t h, int64_t w, float* y) const {
+void Conv2d::plan(int64_t h, int64_t w) {
   const int64_t sh = stride_h, sw = stride_w, ph = h + 2 * pad_h, pw = w + 2 * pad_w;
-  const int64_t qh = (ph + sh - 1) / sh, qw = (pw + sw - 1) / sw, plane = qh * qw, phases_per_channel = sh * sw;
-  const int64_t oh = output_h(h), ow = output_w(w);
-  const int64_t n = (oh * qw + kVecFloats - 1) / kVecFloats * kVecFloats;
-
-  // Runs start inside the planes and are n long: n zeros past the planes
-  // keep every read in bounds.
-  thread_local std::vector<float> phases, wide;
-  phases.assign(size_t(in * phases_per_channel * plane + n), 0.0f);
-  for (int64_t c = 0; c < in; ++c)
-    for (int64_t i = 0; i < h; ++i) {
-      const int64_t py = i + pad_h;
-      const float* row = x + (c * h + i) * w;
-      float* phase_rows = phases.data() + (c * sh + py % sh) * sw * plane + py / sh * qw;
-      // Input columns j, j + sw, ... go to phase (j + pad_w) % sw, one after another.
-      for (int64_t j0 = 0; j0 < std::min(sw, w); ++j0) {
-        const int64_t px = j0 + pad_w;
-        float* dst = phase_rows + px % sw * plane + px / sw;
-        for (int64_t j = j0; j < w; j += sw) *dst++ = row[j];
-      }
-    }
-  // Where the run of weight offset (c, ky, kx) starts, c within the group.
-  const int64_t group_in = in / groups, group_out = out / groups;
-  thread_local std::vector<int32_t> start;
-  start.resize(size_t(group_in * kernel_h * kernel_w));
-  for (int64_t c = 0, i = 0; c < group_in; ++c)
+  h_ = h, w_ = w;
+  qw_ = (pw + sw - 1) / sw;
+  plane_ = (ph + sh - 1) / sh * qw_;
+  n_ = (output_h(h) * qw_ + kVecFloats - 1) / kVecFloats * kVecFloats;
+  row_phase_.clear();
+  for (int64_t i = 0; i < h; ++i) {
+    const int64_t py = i + pad_h;
+    row_phase_.push_back(int32_t(py % sh * sw * plane_ + py / sh * qw_));
+  }
+  column_phase_.clear();
+  for (int64_t j0 = 0; j0 < std::min(sw, w); ++j0) {
+    const int64_t px = j0 + pad_w;
+    column_phase_.push_back(int32_t(px % sw * plane_ + px / sw));
+  }
+  start_.clear();
+  for (int64_t c = 0; c < in / groups; ++c)
     for (int64_t ky = 0; ky < kernel_h; ++ky)
       for (int64_t kx = 0; kx < kernel_w; ++kx) {
         const int64_t dy = dilation_h * ky, dx = dilation_w * kx;
-        start[size_t(i++)] = int32_t(((c * sh + dy % sh) * sw + dx % sw) * plane + dy / sh * qw + dx / sw);
+        start_.push_back(int32_t(((c * sh + dy % sh) * sw + dx % sw) * plane_ + dy / sh * qw_ + dx / sw));
       }
+}
 
-  wide.resize(size_t(n));
-  for (int64_t o = 0; o < out; ++o) {
-    const float* group_phases = phases.data() + o / group_out * group_in * phases_per_channel * plane;
-    weight.run_sum(o, start.data(), group_phases, n, wide.data());
-    for (int64_t i = 0; i < oh; ++i) epilogue.apply(wide.data() + i * qw, ow, o, y + (o * oh + i) * ow);
-  }
+void Conv2d::forward(const float* x, float* y) const {
+  const int64_t sw = stride_w, channel_phases = stride_h * sw * plane_, oh = output_h(h_), ow = output_w(w_);
+  // Runs start inside the planes and are n_ long: n_ zeros past the planes
+  // keep every read in bounds.
+  thread_local std::vector<float> phases, wide;
+  phases.assign(size_t(in * channel_phases + n_), 0.0f);
+  for (int64_t c = 0; c < in; ++c)
+    for (int64_t i = 0; i < h_; ++i) {
+      const float* row = x + (c * h_ + i) * w_;
+      float* phase_rows = phases.data() + c * channel_phases + row_phase_[size_t(i)];
+      // Input columns j0, j0 + sw, ... go to one phase, one after another.
+      for (int64_t j0 = 0; j0 < int64_t(column_phase_.size()); ++j0) {
+        float* dst = phase_rows + column_phase_[size_t(j0)];
+        for (int64_t j = j0; j < w_; j += sw) *dst++ = row[j];
+      }
+    }
+  wide.resize(size_t(n_));
+  const int64_t group_out = out / groups, group_phases = in / groups * channel_phases;
+  for (int64_t g = 0, o = 0; g < groups; ++g)
+    for (int64_t end = o + group_out; o < end; ++o) {
+      weight.run_sum(o, start_.data(), phases.data() + g * group_phases, n_, wide.data());
+      for (int64_t i = 0; i < oh; ++i) epilogue.apply(wide.data() + i * qw_, ow, o, y + (o * oh + i) * ow);
+    }
 }
 
 void Linear::forward(const float* x, float* y) const {

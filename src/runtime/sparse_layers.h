@@ -4,6 +4,7 @@
 // 64 channels has 576 offsets, 10 bits, leaving 6 for the index).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -12,8 +13,16 @@
 
 namespace dcomp::runtime {
 
-// Floats per vector of the kernels: one AVX-512 register.
+// Floats per vector of the kernels: one register of the widest vector unit
+// the build targets. A wider generic vector than the target has is not split
+// into registers but kept on the stack (GCC 12 on AVX2: 17x slower).
+#if defined(__AVX512F__)
 constexpr int64_t kVecFloats = 16;
+#elif defined(__AVX__)
+constexpr int64_t kVecFloats = 8;
+#else
+constexpr int64_t kVecFloats = 4;
+#endif
 
 class SparseRows {
  public:
@@ -67,13 +76,17 @@ struct Epilogue {
   // Folds a later y' = y * scale + shift (a BatchNorm) into this one; only
   // before any clamp is set.
   void then_affine(const std::vector<float>& scale, const std::vector<float>& shift);
-  // n values of channel c, from x to y (which may be x).
-  void apply(const float* x, int64_t n, int64_t c, float* y) const;
+  // n values of channel c, from x to y (which may be x); inline, so that it
+  // vectorizes into the callers' loops.
+  void apply(const float* x, int64_t n, int64_t c, float* y) const {
+    const float a = scale.empty() ? 1.0f : scale[size_t(c)], b = shift.empty() ? 0.0f : shift[size_t(c)];
+    for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(x[i] * a + b, lo), hi);
+  }
 };
 
 // 2-D convolution of one image: any kernel size, stride, zero padding,
 // dilation and groups (depthwise: groups == in == out), then the epilogue.
-// Input (in, h, w), output (out, oh, ow).
+// Input (in, h, w), output (out, oh, ow); plan(h, w) once before forward.
 struct Conv2d {
   SparseRows weight;  // (out, in / groups * kh * kw)
   int64_t in = 0, out = 0, groups = 1;
@@ -81,7 +94,15 @@ struct Conv2d {
   Epilogue epilogue;
   int64_t output_h(int64_t h) const { return (h + 2 * pad_h - dilation_h * (kernel_h - 1) - 1) / stride_h + 1; }
   int64_t output_w(int64_t w) const { return (w + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) / stride_w + 1; }
-  void forward(const float* x, int64_t h, int64_t w, float* y) const;
+  // The geometry of the phase planes for an (h, w) input (sparse_layers.cpp).
+  void plan(int64_t h, int64_t w);
+  void forward(const float* x, float* y) const;
+
+ private:
+  int64_t h_ = 0, w_ = 0, qw_ = 0, plane_ = 0, n_ = 0;
+  std::vector<int32_t> start_;        // run start of each weight offset (c, ky, kx), c within the group
+  std::vector<int32_t> row_phase_;    // where input row i goes in its channel's phases
+  std::vector<int32_t> column_phase_; // and where its column j0 < stride_w, then every stride_w-th
 };
 
 // y = W x, then the epilogue (bias as its shift): for one input vector, or
