@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
   app.add_option("--model", model_name, "A built-in network or a TorchScript file")->capture_default_str();
   app.add_flag("--graph-optimize,!--no-graph-optimize", graph_optimize, "TorchScript graph-executor optimization")
       ->capture_default_str();
+  std::string teacher_file;
+  app.add_option("--teacher", teacher_file, "Distil from this model file: the cost of the teacher's forward pass");
   app.add_option("--data", data_dir, "CIFAR-10 directory")->capture_default_str();
   app.add_option("--steps", steps, "Timed training steps")->capture_default_str();
   app.add_option("--warmup", warmup, "Untimed steps first")->capture_default_str();
@@ -53,6 +55,8 @@ int main(int argc, char** argv) {
     // the module's analysis (its prunable weights) needs them inlined.
     torch::jit::setGraphExecutorOptimize(graph_optimize);
     model->train();
+    if (!teacher_file.empty()) config.distillation = Distillation{teacher_file};
+    const auto teacher = load_teacher(config, info, torch::kCPU);
     auto optimizer = make_optimizer(*model, config);
     torch::Generator generator = at::make_generator<at::CPUGeneratorImpl>(0);
     auto order = torch::randperm(data.train.size(), generator, torch::kInt64);
@@ -69,7 +73,8 @@ int main(int argc, char** argv) {
     auto run_step = [&](int64_t step) {
       auto index = order.slice(0, step * config.batch_size, (step + 1) * config.batch_size);
       const StepOutput out = train_step(*model, *optimizer, data.train.images.index_select(0, index),
-                                        data.train.labels.index_select(0, index), info, generator, config);
+                                        data.train.labels.index_select(0, index), info, generator, config, {},
+                                        teacher.get());
       out.loss.item<float>();  // the step is complete
     };
     double train_seconds = 0;
@@ -88,6 +93,7 @@ int main(int argc, char** argv) {
     nlohmann::json result = {{"implementation", "dcomp"},
                              {"model", model_name},
                              {"graph_optimize", graph_optimize},
+                             {"teacher", teacher_file},
                              {"threads", threads},
                              {"bf16", config.bf16},
                              {"allocator", dlsym(RTLD_DEFAULT, "tc_malloc") ? "tcmalloc" : "glibc malloc"},

@@ -210,7 +210,9 @@ EOF
       "r['file_bytes'] < json.load(open('$tmp/pipe/summary.json'))['file_bytes']"
     if "$dcomp" frontier "$tmp/pipe" "$tmp/pipe3/" --out "$tmp/frontier" >"$tmp/out" 2>&1; then
       [ "$(grep -c "^| $tmp/pipe3\? |" "$tmp/frontier/README.md")" -eq 2 ] && grep -q "<svg" "$tmp/frontier/frontier.svg" &&
-        pass "frontier: a row per run and the plot" || fail "frontier: $(cat "$tmp/frontier/README.md")"
+        grep -q "bar on both" "$tmp/frontier/README.md" && ! grep -q "not recorded" "$tmp/frontier/README.md" &&
+        pass "frontier: a row per run with test and validation top-1, and the plot" ||
+        fail "frontier: $(cat "$tmp/frontier/README.md")"
     else
       fail "frontier: $(cat "$tmp/out")"
     fi

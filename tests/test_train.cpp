@@ -1,3 +1,4 @@
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -96,4 +97,98 @@ TEST(Train, LeNet300LearnsFashionMnist) {
   const TrainResult result = train(*model, config, data, info, torch::kCPU, {run.str()});
   EXPECT_GT(result.epochs.back().validation_top1, 0.80);
   EXPECT_GT(evaluate(*model, data.validation, info, torch::kCPU).top1, 0.80);
+}
+
+namespace {
+
+// A LeNet-300-100 (no BatchNorm, no dropout: train and eval mode agree), its
+// weights saved as a teacher file, and a batch of Fashion-MNIST-shaped images.
+struct DistillationSetup {
+  TempDir dir;
+  const DatasetInfo& info = dataset_info("fmnist");
+  torch::Tensor images = torch::randint(0, 256, {32, 1, 28, 28}, torch::kUInt8);
+  torch::Tensor labels = torch::randint(0, 10, {32}, torch::kInt64);
+  TrainConfig config = small_config("lenet300", 1);
+
+  std::string save_teacher(Model& model) {
+    const std::string path = dir.file("teacher.pt");
+    model.save(path);
+    config.distillation = Distillation{path, 4.0, 1.0};
+    return path;
+  }
+  // T^2 KL(softmax(teacher / T) || softmax(student / T)) on the batch, eval mode.
+  double soft_loss(Model& student, Model& teacher) const {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor x = normalize(images, info);
+    return 16 * torch::nn::functional::kl_div(torch::log_softmax(student.forward(x) / 4, 1),
+                                              torch::softmax(teacher.forward(x) / 4, 1),
+                                              torch::nn::functional::KLDivFuncOptions().reduction(torch::kBatchMean))
+                    .item<double>();
+  }
+};
+
+}  // namespace
+
+// With all the weight on the soft loss and the teacher the student itself,
+// the loss is zero and a step (no momentum, no decay) changes nothing.
+TEST(Distillation, ATeacherEqualToTheStudentLeavesItUnchanged) {
+  DistillationSetup s;
+  s.config.momentum = 0, s.config.nesterov = false, s.config.weight_decay = 0;
+  auto student = make_model("lenet300");
+  s.save_teacher(*student);
+  const auto teacher = load_teacher(s.config, s.info, torch::kCPU);
+  const StateDict before = student->state_dict();
+  auto optimizer = make_optimizer(*student, s.config);
+  torch::Generator generator = at::make_generator<at::CPUGeneratorImpl>(0);
+  const StepOutput out =
+      train_step(*student, *optimizer, s.images, s.labels, s.info, generator, s.config, {}, teacher.get());
+  EXPECT_NEAR(out.loss.item<double>(), 0.0, 1e-6);
+  const StateDict after = student->state_dict();
+  for (size_t i = 0; i < before.size(); ++i)
+    EXPECT_TRUE(torch::allclose(before[i].second, after[i].second, 0, 1e-7)) << before[i].first;
+}
+
+// Steps on the soft loss alone bring a differently initialised student's
+// outputs to the teacher's; without distillation they do not.
+TEST(Distillation, PullsTheStudentTowardTheTeacher) {
+  DistillationSetup s;
+  torch::manual_seed(1);
+  auto teacher_model = make_model("lenet300");
+  s.save_teacher(*teacher_model);
+  const auto teacher = load_teacher(s.config, s.info, torch::kCPU);
+  const auto distance_after_steps = [&](const TrainConfig& config) {
+    torch::manual_seed(2);
+    auto student = make_model("lenet300");
+    auto optimizer = make_optimizer(*student, config);
+    torch::Generator generator = at::make_generator<at::CPUGeneratorImpl>(0);
+    for (int step = 0; step < 30; ++step)
+      train_step(*student, *optimizer, s.images, s.labels, s.info, generator, config, {}, teacher.get());
+    return s.soft_loss(*student, *teacher);
+  };
+  torch::manual_seed(2);
+  const double start = s.soft_loss(*make_model("lenet300"), *teacher);
+  TrainConfig plain = s.config;
+  plain.distillation.reset();
+  const double distilled = distance_after_steps(s.config), undistilled = distance_after_steps(plain);
+  EXPECT_LT(distilled, 0.25 * start);
+  EXPECT_GT(undistilled, 2 * distilled);
+}
+
+TEST(Distillation, ConfigRoundTripsAndRefusesBadSettings) {
+  nlohmann::json j = {{"distillation", {{"teacher", "t.pt"}, {"temperature", 2.0}, {"weight", 0.3}}}};
+  const TrainConfig c = train_config_from_json(j);
+  ASSERT_TRUE(c.distillation);
+  EXPECT_EQ(c.distillation->teacher, "t.pt");
+  EXPECT_EQ(to_json(c)["distillation"], j["distillation"]);
+  EXPECT_FALSE(train_config_from_json(nlohmann::json::object()).distillation);
+  EXPECT_THROW(train_config_from_json({{"distillation", {{"teachr", "t.pt"}}}}), std::invalid_argument);
+
+  TempDir dir;
+  auto model = make_model("lenet300");
+  const DataSplits data{{torch::zeros({4, 1, 28, 28}, torch::kUInt8), torch::zeros({4}, torch::kInt64)}, {}, {}};
+  for (const auto& [teacher, weight] : std::vector<std::pair<std::string, double>>{{"", 0.5}, {"t.pt", 1.5}}) {
+    TrainConfig bad = small_config("lenet300", 1);
+    bad.distillation = Distillation{teacher, 4.0, weight};
+    EXPECT_THROW(train(*model, bad, data, dataset_info("fmnist"), torch::kCPU, {dir.str()}), std::invalid_argument);
+  }
 }

@@ -30,6 +30,7 @@ struct TrainOptions {
   std::string init_weights;   // finetune: the pruned (or dense) model
   std::string schedule_file;  // finetune: prune on a schedule while training
   bool tie_weights = false;   // finetune: trained quantization of a weight-shared model
+  Distillation distillation;  // --teacher and its settings
   std::string run_name, runs_dir = "runs", out;
   bool as_state_dict = false;
   RunControl run;
@@ -46,6 +47,12 @@ TrainConfig resolve_config(const TrainOptions& o, const CLI::App& cmd) {
     key = key.substr(key.find_first_not_of('-'));
     std::replace(key.begin(), key.end(), '-', '_');
     if (option->count() > 0 && flags.contains(key)) recipe[key] = flags[key];
+  }
+  if (cmd.count("--teacher") > 0) {
+    if (!recipe["distillation"].is_object()) recipe["distillation"] = nlohmann::json::object();
+    recipe["distillation"]["teacher"] = o.distillation.teacher;
+    if (cmd.count("--temperature") > 0) recipe["distillation"]["temperature"] = o.distillation.temperature;
+    if (cmd.count("--distill-weight") > 0) recipe["distillation"]["weight"] = o.distillation.weight;
   }
   return train_config_from_json(recipe);
 }
@@ -147,6 +154,13 @@ CLI::App* add_training_command(CLI::App& app, const std::string& name, const std
   cmd->add_option("--seed", c.seed, "Seed for initialization, shuffling and augmentation")->capture_default_str();
   cmd->add_option("--validation-size", c.validation_size, "Images held out of the end of the training set")
       ->capture_default_str();
+  auto* teacher = cmd->add_option("--teacher", options->distillation.teacher,
+                                  "Distil from this model file (its logits as soft targets)")
+                      ->check(CLI::ExistingFile);
+  cmd->add_option("--temperature", options->distillation.temperature, "Distillation: softmax temperature")
+      ->needs(teacher)->capture_default_str();
+  cmd->add_option("--distill-weight", options->distillation.weight, "Distillation: weight of the soft loss")
+      ->needs(teacher)->capture_default_str();
   cmd->add_option("--name", options->run_name, "Run name (default: the model's)");
   cmd->add_option("--runs-dir", options->runs_dir, "Where runs keep checkpoints and metrics")->capture_default_str();
   cmd->add_flag("--resume", options->run.resume, "Continue the run from its last checkpoint");

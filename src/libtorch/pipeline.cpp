@@ -68,6 +68,7 @@ struct Stages {
   // Trains `model` in the stage's own resumable run directory.
   TrainResult train_in(const std::string& stage, Model& model, TrainConfig c, const TrainHooks& hooks) const {
     c.model = config.model;
+    if (c.distillation && c.distillation->teacher.empty()) c.distillation->teacher = baseline_path().string();
     RunControl control{(dir(stage) / "run").string(), false, 0};
     control.resume = fs::exists(fs::path(control.run_dir) / "checkpoint.pt");
     return train(model, c, data, info, device, control, hooks);
@@ -167,11 +168,12 @@ json summary(const PipelineConfig& config, const PipelineRun& run, const std::ve
     bits[layer["name"].get<std::string>()] = layer["bits"];
     huffman_bits[layer["name"].get<std::string>()] = layer["average_huffman_bits"];
   }
-  json top1 = json::object(), training = json::object();
+  json top1 = json::object(), validation_top1 = json::object(), training = json::object();
   for (size_t i = 0; i < records.size(); ++i) {
     wall[pipeline_stages()[i]] = records[i]["wall_seconds"];
     if (records[i].contains("trained_seconds")) training[pipeline_stages()[i]] = records[i]["trained_seconds"];
     if (records[i].contains("test_top1")) top1[pipeline_stages()[i]] = records[i]["test_top1"];
+    if (records[i].contains("validation_top1")) validation_top1[pipeline_stages()[i]] = records[i]["validation_top1"];
   }
   // Final: the model as the compressed file holds it.
   const double baseline_top1 = records[0]["test_top1"], final_top1 = records[4]["test_top1"];
@@ -179,7 +181,10 @@ json summary(const PipelineConfig& config, const PipelineRun& run, const std::ve
           {"baseline_top1", baseline_top1},
           {"final_top1", final_top1},
           {"top1_loss_points", 100 * (baseline_top1 - final_top1)},
+          {"baseline_validation_top1", records[0]["validation_top1"]},
+          {"final_validation_top1", records[4]["validation_top1"]},
           {"test_top1_by_stage", top1},
+          {"validation_top1_by_stage", validation_top1},
           {"nonzero", coding["nonzeros"]},
           {"total", coding["weights"]},
           {"bits_per_layer", bits},

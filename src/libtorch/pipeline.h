@@ -27,6 +27,8 @@ struct PipelineConfig {
   std::string baseline;                          // trained weights to start from
   std::optional<TrainConfig> baseline_training;  // how to train them if the file is missing
   PruneSchedule pruning;                         // targets reached during `retraining`
+  // retraining and trained_quantization may distil; their teacher defaults
+  // to the baseline.
   TrainConfig retraining;
   // Instead of pruning and retraining: a model pruned and retrained before
   // (another run's net_after_pruning.pt), so that runs differing only in

@@ -9,12 +9,34 @@
 
 #include "core/atomic_file.h"
 #include "libtorch/autocast.h"
+#include "libtorch/model_file.h"
 #include "libtorch/progress.h"
 
 namespace dcomp {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+
+namespace {
+
+json to_json(const std::optional<Distillation>& d) {
+  if (!d) return nullptr;
+  return {{"teacher", d->teacher}, {"temperature", d->temperature}, {"weight", d->weight}};
+}
+
+std::optional<Distillation> distillation_from_json(const json& j) {
+  if (j.is_null()) return std::nullopt;
+  Distillation d;
+  for (const auto& [key, value] : j.items()) {
+    if (key == "teacher") value.get_to(d.teacher);
+    else if (key == "temperature") value.get_to(d.temperature);
+    else if (key == "weight") value.get_to(d.weight);
+    else throw std::invalid_argument("unknown distillation setting '" + key + "'");
+  }
+  return d;
+}
+
+}  // namespace
 
 json to_json(const TrainConfig& c) {
   return {{"model", c.model},
@@ -32,7 +54,8 @@ json to_json(const TrainConfig& c) {
           {"cutout", c.cutout},
           {"bf16", c.bf16},
           {"seed", c.seed},
-          {"validation_size", c.validation_size}};
+          {"validation_size", c.validation_size},
+          {"distillation", to_json(c.distillation)}};
 }
 
 TrainConfig train_config_from_json(const json& j) {
@@ -58,6 +81,7 @@ TrainConfig train_config_from_json(const json& j) {
   merged.at("bf16").get_to(c.bf16);
   merged.at("seed").get_to(c.seed);
   merged.at("validation_size").get_to(c.validation_size);
+  c.distillation = distillation_from_json(merged.at("distillation"));
   return c;
 }
 
@@ -93,6 +117,11 @@ void validate(const TrainConfig& c) {
   if (c.label_smoothing < 0 || c.label_smoothing >= 1)
     throw std::invalid_argument("label smoothing must be in [0, 1)");
   if (c.cutout < 0) throw std::invalid_argument("cutout must be >= 0");
+  if (const auto& d = c.distillation) {
+    if (d->teacher.empty()) throw std::invalid_argument("distillation needs a teacher model file");
+    if (!(d->temperature > 0)) throw std::invalid_argument("distillation temperature must be > 0");
+    if (!(d->weight >= 0 && d->weight <= 1)) throw std::invalid_argument("distillation weight must be in [0, 1]");
+  }
 }
 
 // The model must give one row of logits per image, one per class.
@@ -216,21 +245,44 @@ std::unique_ptr<torch::optim::SGD> make_optimizer(Model& model, const TrainConfi
                                                                      .weight_decay(config.weight_decay));
 }
 
+std::unique_ptr<Model> load_teacher(const TrainConfig& config, const DatasetInfo& info, const torch::Device& device) {
+  if (!config.distillation) return nullptr;
+  auto teacher = load_model(config.distillation->teacher, config.model);
+  teacher->set_data(info);
+  teacher->to(device);
+  teacher->eval();
+  return teacher;
+}
+
 StepOutput train_step(Model& model, torch::optim::SGD& optimizer, const torch::Tensor& images,
                       const torch::Tensor& labels, const DatasetInfo& info, torch::Generator& generator,
-                      const TrainConfig& config, const TrainHooks& hooks) {
+                      const TrainConfig& config, const TrainHooks& hooks, Model* teacher) {
+  if (config.distillation && !teacher) throw std::logic_error("train_step: distillation without a teacher");
   torch::Tensor inputs = normalize(augment(images, info, generator), info);
   if (config.cutout > 0) inputs = cutout(inputs, config.cutout, generator);
   StepOutput out;
+  torch::Tensor teacher_logits;
   {
     Bf16Autocast autocast(config.bf16, inputs.device());
     out.logits = model.forward(inputs);
+    if (config.distillation) {
+      torch::NoGradGuard no_grad;
+      teacher_logits = teacher->forward(inputs);
+    }
   }
   check_logits(out.logits, labels.size(0), info.class_names.size());
   // The loss in fp32 whatever the forward pass ran in.
+  const torch::Tensor logits = out.logits.to(torch::kFloat32);
   out.loss = torch::nn::functional::cross_entropy(
-      out.logits.to(torch::kFloat32), labels,
-      torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(config.label_smoothing));
+      logits, labels, torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(config.label_smoothing));
+  if (const auto& d = config.distillation) {
+    check_logits(teacher_logits, labels.size(0), info.class_names.size());
+    const double t = d->temperature;
+    const torch::Tensor soft = torch::nn::functional::kl_div(
+        torch::log_softmax(logits / t, 1), torch::softmax(teacher_logits.to(torch::kFloat32) / t, 1),
+        torch::nn::functional::KLDivFuncOptions().reduction(torch::kBatchMean));
+    out.loss = (1 - d->weight) * out.loss + d->weight * t * t * soft;
+  }
   optimizer.zero_grad();
   out.loss.backward();
   if (hooks.after_backward) hooks.after_backward();
@@ -283,6 +335,7 @@ TrainResult train(Model& model, const TrainConfig& requested, const DataSplits& 
   write_file_atomic((fs::path(run_dir) / "config.json").string(), to_json(config).dump(2) + "\n");
 
   model.train();
+  const std::unique_ptr<Model> teacher = load_teacher(config, info, device);
   auto optimizer_ptr = make_optimizer(model, config);
   torch::optim::SGD& optimizer = *optimizer_ptr;
   torch::Generator generator = at::make_generator<at::CPUGeneratorImpl>(uint64_t(config.seed));
@@ -315,7 +368,8 @@ TrainResult train(Model& model, const TrainConfig& requested, const DataSplits& 
       lr = learning_rate(config.schedule, epoch * steps_per_epoch + step, steps_per_epoch, total_steps);
       set_learning_rate(optimizer, lr);
       const StepOutput out =
-          train_step(model, optimizer, train_set.images.index_select(0, index), labels, info, generator, config, hooks);
+          train_step(model, optimizer, train_set.images.index_select(0, index), labels, info, generator, config,
+                     hooks, teacher.get());
       {
         torch::NoGradGuard no_grad;
         loss_sum += out.loss.detach() * labels.size(0);

@@ -18,6 +18,16 @@
 
 namespace dcomp {
 
+// Knowledge distillation (Hinton et al. 2015): the loss is
+//   (1 - weight) * CE(student, labels) + weight * T^2 * KL(softmax(teacher / T) || softmax(student / T)),
+// the teacher's logits computed on the same augmented batch, in eval mode,
+// without gradients. T^2 keeps the soft term's gradient scale independent of T.
+struct Distillation {
+  std::string teacher;  // a model file; the pipeline's default is its baseline
+  double temperature = 4.0;
+  double weight = 0.5;
+};
+
 // Everything that defines a training run; saved with every checkpoint.
 struct TrainConfig {
   std::string model = "resnet20";
@@ -32,6 +42,7 @@ struct TrainConfig {
   bool bf16 = true;  // bf16 autocast (CPU with AVX-512 BF16, or CUDA)
   int64_t seed = 0;
   int64_t validation_size = 5000;  // held out of the end of the training set
+  std::optional<Distillation> distillation;
 };
 
 nlohmann::json to_json(const TrainConfig& config);
@@ -58,15 +69,20 @@ struct TrainHooks {
 // The pieces of train(), shared with the benchmarks.
 std::unique_ptr<torch::optim::SGD> make_optimizer(Model& model, const TrainConfig& config);
 
+// The teacher of config.distillation, loaded for `info` on `device`, in
+// eval mode; null without distillation.
+std::unique_ptr<Model> load_teacher(const TrainConfig& config, const DatasetInfo& info, const torch::Device& device);
+
 // One step on a batch of stored uint8 images (B, C, H, W): augment,
-// normalize, forward (under bf16 autocast if configured), cross-entropy in
-// fp32, backward, optimizer step.
+// normalize, forward (under bf16 autocast if configured), the loss in fp32
+// (cross-entropy, with the teacher's soft targets under distillation),
+// backward, optimizer step.
 struct StepOutput {
   torch::Tensor loss, logits;
 };
 StepOutput train_step(Model& model, torch::optim::SGD& optimizer, const torch::Tensor& images,
                       const torch::Tensor& labels, const DatasetInfo& info, torch::Generator& generator,
-                      const TrainConfig& config, const TrainHooks& hooks = {});
+                      const TrainConfig& config, const TrainHooks& hooks = {}, Model* teacher = nullptr);
 
 struct EpochRecord {
   int64_t epoch = 0;  // 1-based
