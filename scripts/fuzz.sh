@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DDCOMP_WITH_TORCH=OFF -DDCOMP_BUILD_TESTS=OFF -DDCOMP_BUILD_FUZZERS=ON >/dev/null
 cmake --build build-fuzz
-for target in compressed_file runtime_load round_trip; do
+for target in compressed_file adaptive_decoder runtime_load round_trip; do
   findings=$(mktemp -d)  # new inputs go here; the committed corpus is only read
   # a crashing input is kept under build-fuzz/, out of the source tree
   echo "fuzzing $target for ${seconds}s"

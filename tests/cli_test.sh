@@ -94,15 +94,22 @@ expect_error "eval has no split 'none'" "--split: none not in" "$dcomp" eval "$b
 if "$dcomp" prune "$baseline" --model lenet300 --method percentile --amount 0.9 --split none --out "$tmp/p.pt" \
   >"$tmp/out" 2>&1 && "$dcomp" quantize "$tmp/p.pt" --model lenet300 --split none --out "$tmp/q.pt" >"$tmp/out" 2>&1 &&
   "$dcomp" pack "$tmp/q.pt" --model lenet300 --out "$tmp/q.dcz" >"$tmp/out" 2>&1 &&
-  "$dcomp" unpack "$tmp/q.dcz" --out "$tmp/u.pt" >"$tmp/out" 2>&1; then
-  if "$python" -c "
+  "$dcomp" unpack "$tmp/q.dcz" --out "$tmp/u.pt" >"$tmp/out" 2>&1 &&
+  "$dcomp" pack "$tmp/q.pt" --model lenet300 --coder adaptive --out "$tmp/qa.dcz" >"$tmp/out" 2>&1 &&
+  "$dcomp" unpack "$tmp/qa.dcz" --out "$tmp/ua.pt" >"$tmp/out" 2>&1; then
+  for unpacked in u ua; do
+    if "$python" -c "
 import sys, torch
 a, b = torch.load(sys.argv[1]), torch.load(sys.argv[2])
-sys.exit(0 if list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a) else 1)" "$tmp/q.pt" "$tmp/u.pt"; then
-    pass "unpack gives back the quantized state_dict bit for bit"
-  else
-    fail "unpack differs from the quantized state_dict"
-  fi
+sys.exit(0 if list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a) else 1)" "$tmp/q.pt" "$tmp/$unpacked.pt"; then
+      pass "unpack gives back the quantized state_dict bit for bit ($unpacked.pt)"
+    else
+      fail "unpack differs from the quantized state_dict ($unpacked.pt)"
+    fi
+  done
+  expect_json "pack reports both coders, the adaptive file smaller" "$tmp/qa.json" \
+    "r['coder'] == 'adaptive' and r['file_bytes'] == r['by_coder_bytes']['adaptive']['file'] < r['by_coder_bytes']['huffman']['file']"
+  expect_error "pack --coder names the coders" "--coder: zstd not in" "$dcomp" pack "$tmp/q.pt" --model lenet300 --coder zstd --out "$tmp/x.dcz"
   size=$(stat -c %s "$tmp/q.dcz")
   expect_json "pack reports the true file size" "$tmp/q.json" \
     "r['file_bytes'] == $size and r['compression_file'] > 20 and r['compression_formula'] > r['compression_file']"
@@ -210,8 +217,9 @@ EOF
       "r['file_bytes'] < json.load(open('$tmp/pipe/summary.json'))['file_bytes']"
     if "$dcomp" frontier "$tmp/pipe" "$tmp/pipe3/" --out "$tmp/frontier" >"$tmp/out" 2>&1; then
       [ "$(grep -c "^| $tmp/pipe3\? |" "$tmp/frontier/README.md")" -eq 2 ] && grep -q "<svg" "$tmp/frontier/frontier.svg" &&
+        grep -q "bytes, adaptive" "$tmp/frontier/README.md" && grep -q "pruned, adaptive" "$tmp/frontier/frontier.svg" &&
         grep -q "bar on both" "$tmp/frontier/README.md" && ! grep -q "not recorded" "$tmp/frontier/README.md" &&
-        pass "frontier: a row per run with test and validation top-1, and the plot" ||
+        pass "frontier: a row per run with test and validation top-1, both coders' sizes, and the plot" ||
         fail "frontier: $(cat "$tmp/frontier/README.md")"
     else
       fail "frontier: $(cat "$tmp/out")"

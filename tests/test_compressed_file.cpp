@@ -72,6 +72,12 @@ Model sample_model() {
   return m;
 }
 
+// m with every tensor stored under `coder`.
+Model with_coder(Model m, Coder coder) {
+  for (Tensor& t : m.tensors) t.coder = coder;
+  return m;
+}
+
 void expect_equal(const Model& a, const Model& b) {
   EXPECT_EQ(a.metadata, b.metadata);
   ASSERT_EQ(a.tensors.size(), b.tensors.size());
@@ -82,6 +88,7 @@ void expect_equal(const Model& a, const Model& b) {
     EXPECT_EQ(x.storage, y.storage);
     EXPECT_EQ(x.floats, y.floats);
     EXPECT_EQ(x.integers, y.integers);
+    EXPECT_EQ(x.coder, y.coder);
     EXPECT_EQ(x.shared.bits, y.shared.bits);
     EXPECT_EQ(x.shared.codebook, y.shared.codebook);
     EXPECT_EQ(x.shared.positions, y.shared.positions) << x.name;
@@ -125,15 +132,60 @@ TEST(GapCoding, EscapesCarryLongRuns) {
 }
 
 TEST(CompressedFile, RoundTripIsExact) {
-  const Model m = sample_model();
-  Layout layout;
-  const std::vector<uint8_t> bytes = encode(m, &layout);
-  expect_equal(m, decode(bytes.data(), bytes.size()));
-  EXPECT_EQ(layout.file_bytes, bytes.size());
-  // The layout accounts for every byte.
-  uint64_t sum = layout.header_bytes + layout.graph_bytes;
-  for (const TensorLayout& t : layout.tensors) sum += t.table_bytes + t.dense_bytes + (t.index_bits + 7) / 8 + (t.position_bits + 7) / 8;
-  EXPECT_EQ(sum, bytes.size());
+  for (Coder coder : {Coder::kHuffman, Coder::kAdaptive}) {
+    const Model m = with_coder(sample_model(), coder);
+    Layout layout;
+    const std::vector<uint8_t> bytes = encode(m, &layout);
+    expect_equal(m, decode(bytes.data(), bytes.size()));
+    EXPECT_EQ(layout.file_bytes, bytes.size());
+    // The layout accounts for every byte (an adaptive stream's bits are
+    // whole bytes, split between the parts).
+    uint64_t sum = layout.header_bytes + layout.graph_bytes + layout.dense_stream_bytes;
+    EXPECT_EQ(layout.dense_stream_bytes > 0, coder == Coder::kAdaptive);
+    for (const TensorLayout& t : layout.tensors) {
+      sum += t.table_bytes + t.dense_bytes;
+      sum += coder == Coder::kHuffman ? (t.index_bits + 7) / 8 + (t.position_bits + 7) / 8
+                                      : (t.index_bits + t.position_bits) / 8;
+      if (t.storage == Storage::kShared) {
+        EXPECT_EQ(t.coder, coder);
+      }
+    }
+    EXPECT_EQ(sum, bytes.size());
+  }
+}
+
+// A mask with structure a context can see: whole kernels pruned, and
+// nonzeros that come in runs. The adaptive coder lands within its flush of
+// the models' own cost, and below Huffman's streams and tables.
+TEST(CompressedFile, AdaptiveCoderLandsOnItsModelCost) {
+  Tensor t = make_tensor("conv.weight", {64, 64, 3, 3}, Storage::kShared);
+  t.shared.bits = 4;
+  for (int i = 0; i < 16; ++i) t.shared.codebook.push_back(float(i - 8) * 0.01f);
+  std::mt19937 rng(3);
+  std::bernoulli_distribution dead_kernel(0.5), run_continues(0.7);
+  std::geometric_distribution<int> index(0.25);
+  for (uint32_t k = 0; k < 64 * 64; ++k) {
+    if (dead_kernel(rng)) continue;
+    bool on = false;
+    for (uint32_t j = 0; j < 9; ++j) {
+      on = on ? run_continues(rng) : !run_continues(rng);
+      if (!on) continue;
+      t.shared.positions.push_back(k * 9 + j);
+      t.shared.indices.push_back(uint8_t(std::min(index(rng), 15)));
+    }
+  }
+  Model m;
+  m.tensors.push_back(t);
+  Layout huffman, adaptive;
+  encode(with_graph(with_coder(m, Coder::kHuffman)), &huffman);
+  const std::vector<uint8_t> bytes = encode(with_graph(with_coder(m, Coder::kAdaptive)), &adaptive);
+  const TensorLayout &h = huffman.tensors[0], &a = adaptive.tensors[0];
+  const double model_bits = a.position_entropy_bits + a.index_entropy_bits;
+  EXPECT_GE(double(a.position_bits + a.index_bits), model_bits);
+  EXPECT_LT(double(a.position_bits + a.index_bits), model_bits + 48);  // flush and 15-bit precision
+  EXPECT_LT(a.table_bytes + (a.position_bits + a.index_bits) / 8,
+            0.98 * double(h.table_bytes + (h.position_bits + 7) / 8 + (h.index_bits + 7) / 8));
+  expect_equal(with_graph(with_coder(m, Coder::kAdaptive)), decode(bytes.data(), bytes.size()));
 }
 
 TEST(CompressedFile, StreamsComeCloseToTheirEntropy) {
@@ -190,15 +242,92 @@ TEST(CompressedFile, EncodeRejectsBrokenModels) {
 }
 
 TEST(CompressedFile, EveryTruncationIsAFormatError) {
-  const std::vector<uint8_t> bytes = encode(sample_model());
-  for (size_t n = 0; n < bytes.size(); ++n) {
-    std::vector<uint8_t> prefix(bytes.begin(), bytes.begin() + long(n));
-    EXPECT_NE(decode_error(prefix), "") << "prefix of " << n << " bytes";
-    if (n >= 20) {  // even with a valid checksum
-      fix_checksum(prefix);
+  for (Coder coder : {Coder::kHuffman, Coder::kAdaptive}) {
+    const std::vector<uint8_t> bytes = encode(with_coder(sample_model(), coder));
+    for (size_t n = 0; n < bytes.size(); ++n) {
+      std::vector<uint8_t> prefix(bytes.begin(), bytes.begin() + long(n));
       EXPECT_NE(decode_error(prefix), "") << "prefix of " << n << " bytes";
+      if (n >= 20) {  // even with a valid checksum
+        fix_checksum(prefix);
+        EXPECT_NE(decode_error(prefix), "") << "prefix of " << n << " bytes";
+      }
     }
   }
+}
+
+// An adaptive stream cut short, or with bytes to spare, inside an
+// otherwise valid file (its length field and checksum agreeing).
+TEST(CompressedFile, AdaptiveStreamMustBeConsumedExactly) {
+  Model m;
+  m.tensors.push_back(random_shared("w", {1000}, 0.3, 3, 9));
+  const Model adaptive = with_graph(with_coder(m, Coder::kAdaptive));
+  Layout layout;
+  const std::vector<uint8_t> good = encode(adaptive, &layout);
+  EXPECT_EQ(decode_error(good), "");
+  // The entry ends with the stream's length (a varint of 1 or 2 bytes),
+  // just before the graph; the stream follows the graph.
+  const uint64_t stream_bytes = (layout.tensors[0].position_bits + layout.tensors[0].index_bits) / 8;
+  ASSERT_GT(stream_bytes, 127u);
+  const size_t length_at = 16 + layout.tensors[0].table_bytes - 2;
+  ASSERT_EQ((good[length_at] & 0x7F) | (good[length_at + 1] << 7), stream_bytes);
+  const size_t stream_at = good.size() - 4 - stream_bytes;
+  for (int delta : {-1, +1}) {
+    std::vector<uint8_t> b(good.begin(), good.begin() + long(stream_at));
+    const uint64_t n = stream_bytes + delta;
+    b[length_at] = uint8_t(0x80 | (n & 0x7F)), b[length_at + 1] = uint8_t(n >> 7);
+    b.insert(b.end(), good.begin() + long(stream_at), good.begin() + long(stream_at + std::min(n, stream_bytes)));
+    if (delta > 0) b.push_back(0);
+    b.insert(b.end(), 4, 0);
+    fix_checksum(b);
+    EXPECT_NE(decode_error(b).find("adaptive stream"), std::string::npos) << delta;
+  }
+}
+
+// BN-like vectors: the values of one role share their sign and exponent,
+// which the dense stream's models learn across tensors.
+TEST(CompressedFile, DenseStreamCodesBatchNormBelowItsRawSize) {
+  Model m;
+  std::mt19937 rng(2);
+  std::normal_distribution<float> around_one(1.0f, 0.1f), small(0.0f, 0.05f);
+  for (int layer = 0; layer < 8; ++layer)
+    for (const char* role : {"weight", "bias", "running_mean", "running_var"}) {
+      Tensor t = make_tensor("layer" + std::to_string(layer) + ".bn." + role, {32}, Storage::kFloat16);
+      const bool scale = std::string(role) == "weight" || std::string(role) == "running_var";
+      for (int c = 0; c < 32; ++c) t.floats.push_back(half_to_float(float_to_half(scale ? around_one(rng) : small(rng))));
+      m.tensors.push_back(t);
+    }
+  Layout raw, coded;
+  encode(with_graph(m), &raw);
+  const Model adaptive = with_graph(with_coder(m, Coder::kAdaptive));
+  const std::vector<uint8_t> bytes = encode(adaptive, &coded);
+  EXPECT_EQ(coded.file_bytes, raw.file_bytes - 8 * 4 * 32 * 2 + coded.dense_stream_bytes);
+  EXPECT_LT(coded.dense_stream_bytes, 0.85 * 8 * 4 * 32 * 2);
+  EXPECT_GE(8.0 * double(coded.dense_stream_bytes), coded.dense_stream_model_bits);
+  expect_equal(adaptive, decode(bytes.data(), bytes.size()));
+}
+
+// A dense stream must be long enough for what it claims to hold: a flagged
+// entry's shape cannot make the decoder allocate without bound.
+TEST(CompressedFile, DenseStreamLengthBoundsItsValues) {
+  Model m;
+  Tensor t = make_tensor("v", {8}, Storage::kFloat32);
+  t.floats.assign(8, 0.5f);
+  m.tensors.push_back(t);
+  const std::vector<uint8_t> good = encode(with_graph(with_coder(m, Coder::kAdaptive)));
+  EXPECT_EQ(decode_error(good), "");
+  // The entry: name prefix, name "v", storage (0x80: in the dense stream), rank 1, dim 8.
+  ASSERT_EQ(good[16 + 3], 0x80);
+  ASSERT_EQ(good[16 + 5], 8);
+  std::vector<uint8_t> bad = good;
+  bad.erase(bad.begin() + 16 + 5);
+  const uint8_t two_to_the_21[] = {0x80, 0x80, 0x80, 0x01};  // 2^21 floats, 8 MiB, from a stream of a few bytes
+  bad.insert(bad.begin() + 16 + 5, std::begin(two_to_the_21), std::end(two_to_the_21));
+  fix_checksum(bad);
+  EXPECT_NE(decode_error(bad).find("dense stream too short"), std::string::npos) << decode_error(bad);
+  bad = good;
+  bad[16 + 3] = 0x82;  // a shared tensor cannot be in the dense stream
+  fix_checksum(bad);
+  EXPECT_NE(decode_error(bad).find("unknown storage type 130"), std::string::npos);
 }
 
 TEST(CompressedFile, HeaderFaultsAreNamed) {
@@ -242,7 +371,7 @@ TEST(CompressedFile, HostileTableEntriesAreRejected) {
   EXPECT_NE(mutated(dims, {0xFF, 0xFF, 0xFF, 0xFF, 0x7F}).find("shape too large"), std::string::npos);
   EXPECT_NE(mutated(dims, {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}).find("malformed variable"),
             std::string::npos);
-  EXPECT_NE(mutated(coder, {1}).find("unknown coder 1"), std::string::npos);
+  EXPECT_NE(mutated(coder, {2}).find("unknown coder 2"), std::string::npos);
   EXPECT_NE(mutated(bits, {9}).find("index bits"), std::string::npos);
   EXPECT_NE(mutated(nonzeros, {0xFF, 0xFF, 0xFF, 0x7F}).find("more nonzeros than elements"), std::string::npos);
   EXPECT_NE(mutated(nonzeros, {0xE8, 0x07}).find("streams too short"), std::string::npos);  // 1000 nonzeros
@@ -279,10 +408,12 @@ TEST(Float16, EveryHalfRoundTrips) {
 }
 
 TEST(CompressedFile, RandomCorruptionNeverCrashes) {
-  const std::vector<uint8_t> good = encode(sample_model());
+  std::vector<uint8_t> good = encode(sample_model());
+  const std::vector<uint8_t> adaptive = encode(with_coder(sample_model(), Coder::kAdaptive));
   std::mt19937 rng(5);
   int rejected = 0;
-  for (int trial = 0; trial < 3000; ++trial) {
+  for (int trial = 0; trial < 6000; ++trial) {
+    if (trial == 3000) good = adaptive;
     std::vector<uint8_t> b = good;
     for (int k = 0; k < 1 + trial % 3; ++k) b[rng() % (b.size() - 4)] ^= uint8_t(1 + rng() % 255);
     fix_checksum(b);
@@ -292,7 +423,7 @@ TEST(CompressedFile, RandomCorruptionNeverCrashes) {
       ++rejected;
     }
   }
-  EXPECT_GT(rejected, 1000);  // most corruptions are caught by validation alone
+  EXPECT_GT(rejected, 2000);  // most corruptions are caught by validation alone
 }
 
 // The graph section: a file whose graph breaks a rule is refused with the

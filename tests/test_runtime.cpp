@@ -1,5 +1,6 @@
 // The LibTorch-free runtime against LibTorch on the same weight-shared
-// models: per-image logits within 1e-3 of the largest logit.
+// models: per-image logits within 1e-3 of the largest logit, and the same
+// logits exactly whichever coder stored the weights.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -64,6 +65,11 @@ void expect_same_logits(const std::string& name, bool dense_float16, int batch =
   // Resident weights: far below dense float32 at 70% sparsity.
   EXPECT_LT(dcomp_weight_bytes(runtime), size_t(4 * parameter_count(*model)) / 4);
   dcomp_free(runtime);
+
+  // The same weights under the adaptive coder: the same logits, bit for bit.
+  const std::string adaptive = dir.file(name + "_adaptive.dcz");
+  pack(*model, adaptive, dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32, dcz::Coder::kAdaptive);
+  EXPECT_TRUE(torch::equal(dcomp::testing::runtime_logits(adaptive, input), dcomp::testing::runtime_logits(path, input)));
 }
 
 }  // namespace

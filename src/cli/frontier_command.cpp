@@ -2,7 +2,9 @@
 // pipeline runs (each a directory holding summary.json): a table of every
 // point, which of them are Pareto-optimal (no other point is both smaller
 // and more accurate), and a plot of top-1 against the true file ratio, one
-// line per pruned model, with the accuracy bar (baseline minus 1 point).
+// line per pruned model and coder, with the accuracy bar (baseline minus 1
+// point). Each run's file is re-encoded with the adaptive coder (in memory,
+// exactly the same weights) for the figure beside Huffman's.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -12,6 +14,8 @@
 
 #include "cli/commands.h"
 #include "core/atomic_file.h"
+#include "core/compressed_file.h"
+#include "libtorch/pipeline.h"
 #include "report/svg_chart.h"
 
 namespace dcomp::cli {
@@ -29,10 +33,14 @@ struct FrontierOptions {
 struct Point {
   std::string name;
   json summary;
+  uint64_t adaptive_bytes = 0;  // the run's file under the adaptive coder
   double top1() const { return summary["final_top1"]; }
   // Held-out accuracy; runs from before it was recorded have none (-1).
   double validation_top1() const { return summary.value("final_validation_top1", -1.0); }
   double file_factor() const { return summary["compression_file"]; }
+  double adaptive_factor() const {
+    return file_factor() * summary["file_bytes"].get<double>() / double(adaptive_bytes);
+  }
   double sparsity() const { return 1 - summary["nonzero"].get<double>() / summary["total"].get<double>(); }
   std::string bits() const {
     const json& sharing = summary["config"]["weight_sharing"];
@@ -48,7 +56,17 @@ Point read_point(const std::string& run) {
   if (!fs::exists(summary)) throw std::runtime_error(run + ": no summary.json (is this a finished pipeline run?)");
   fs::path name = fs::path(run).lexically_normal();
   if (name.filename().empty()) name = name.parent_path();  // "dir/" -> "dir"
-  return {name.string(), read_json_file(summary.string())};
+  Point p{name.string(), read_json_file(summary.string())};
+  // A results directory holds the file; a run directory, its pack stage.
+  const std::string file_name = p.summary["model"].get<std::string>() + ".dcz";
+  fs::path file = fs::path(run) / file_name;
+  if (!fs::exists(file)) file = fs::path(stage_directory(run, "pack")) / file_name;
+  dcz::Model model = dcz::read(file.string());
+  if (dcz::encode(model).size() != p.summary["file_bytes"].get<uint64_t>())
+    throw std::runtime_error(file.string() + ": not the file its summary.json describes");
+  for (dcz::Tensor& t : model.tensors) t.coder = dcz::Coder::kAdaptive;
+  p.adaptive_bytes = dcz::encode(model).size();
+  return p;
 }
 
 // A point is on the frontier when no other is at least as good on both axes
@@ -92,30 +110,36 @@ void run_frontier_command(const FrontierOptions& o) {
       "the baseline has {}. A point is on the frontier when no other is both smaller "
       "and at least as accurate on test. Top-1 is of the model as its file holds it, on the whole test set and the "
       "whole validation split; a point holds the bar when it does on both.\n\n"
+      "File ratios and bytes are Huffman's (the file the run wrote) and the adaptive coder's (the same "
+      "weights, re-encoded: `dcomp pack --coder adaptive`).\n\n"
       "| run | pruned | bits | test top-1 | loss (points) | validation top-1 | formula | file | file bytes | "
-      "frontier | bar on test | bar on validation | bar on both |\n"
-      "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+      "file, adaptive | bytes, adaptive | frontier | bar on test | bar on validation | bar on both |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
       invocation(), 100 * baseline, 100 * bar, o.bar_points, validation_text);
-  std::map<long, Series> lines;  // one per pruned model (its nonzero count)
+  std::map<std::pair<long, bool>, Series> lines;  // per pruned model (its nonzero count) and coder (adaptive?)
   for (const Point& p : points) {
     const bool has_validation = p.validation_top1() >= 0 && validation_baseline >= 0;
     const bool test_ok = p.top1() >= bar, validation_ok = has_validation && p.validation_top1() >= validation_bar;
-    md += fmt::format("| {} | {:.1f}% | {} | {:.2f}% | {:.2f} | {} | {:.1f}x | {:.1f}x | {} | {} | {} | {} | {} |\n",
+    md += fmt::format("| {} | {:.1f}% | {} | {:.2f}% | {:.2f} | {} | {:.1f}x | {:.1f}x | {} | {:.1f}x | {} | {} | {} | "
+                      "{} | {} |\n",
                       p.name, 100 * p.sparsity(), p.bits(), 100 * p.top1(), 100 * (baseline - p.top1()),
                       has_validation ? fmt::format("{:.2f}%", 100 * p.validation_top1()) : "not recorded",
                       p.summary["compression_formula"].get<double>(), p.file_factor(),
-                      p.summary["file_bytes"].get<uint64_t>(), dominated(p, points) ? "" : "yes",
+                      p.summary["file_bytes"].get<uint64_t>(), p.adaptive_factor(), p.adaptive_bytes,
+                      dominated(p, points) ? "" : "yes",
                       test_ok ? "yes" : "no", has_validation ? (validation_ok ? "yes" : "no") : "?",
                       test_ok && validation_ok ? "yes" : test_ok && !has_validation ? "?" : "no");
-    Series& line = lines[p.summary["nonzero"].get<long>()];
-    line.label = fmt::format("{:.1f}% pruned", 100 * p.sparsity());
-    line.x.push_back(p.file_factor());
-    line.y.push_back(100 * p.top1());
+    for (bool adaptive : {false, true}) {
+      Series& line = lines[{p.summary["nonzero"].get<long>(), adaptive}];
+      line.label = fmt::format("{:.1f}% pruned, {}", 100 * p.sparsity(), adaptive ? "adaptive" : "Huffman");
+      line.x.push_back(adaptive ? p.adaptive_factor() : p.file_factor());
+      line.y.push_back(100 * p.top1());
+    }
   }
   std::vector<Series> series;
-  for (auto& [nonzero, line] : lines) series.push_back(line);
+  for (auto& [key, line] : lines) series.push_back(line);
   series.push_back({fmt::format("bar: baseline - {} point", o.bar_points),
-                    {points.front().file_factor(), points.back().file_factor()},
+                    {points.front().file_factor(), points.back().adaptive_factor()},
                     {100 * bar, 100 * bar}});
   md += "\n![top-1 against file ratio](frontier.svg)\n";
 

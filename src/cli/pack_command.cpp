@@ -18,14 +18,15 @@ namespace {
 
 struct PackOptions {
   CommonOptions common;
-  std::string model = "resnet20", weights, out, json_out;
+  std::string model = "resnet20", weights, out, json_out, coder = "huffman";
   bool dense_float16 = false;
 };
 
 void run_pack(const PackOptions& o) {
   auto model = load_model(o.weights, o.model);
   model_data(*model, o.common);  // the input the file describes
-  const FileReport report = pack(*model, o.out, o.dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32);
+  const FileReport report = pack(*model, o.out, o.dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32,
+                                 parse_coder(o.coder));
   fmt::print("{}", format_table(report));
   fmt::print("wrote {} ({} bytes; read back as written)\n", o.out, report.file_bytes);
   nlohmann::json j = to_json(report);
@@ -72,6 +73,11 @@ void add_pack_commands(CLI::App& app) {
   add_common_options(*pack, p->common);
   pack->add_option("--out", p->out, "Compressed file")->required();
   pack->add_flag("--dense-float16", p->dense_float16, "Store BN parameters and biases at half precision");
+  pack->add_option("--coder", p->coder,
+                   "Entropy coder of the pruned, shared weights: huffman (the paper's) or adaptive "
+                   "(context-adaptive arithmetic coding, docs/coding.md)")
+      ->check(CLI::IsMember({"huffman", "adaptive"}))
+      ->capture_default_str();
   pack->add_option("--json", p->json_out, "Compression figures as JSON (default: beside --out, .json)");
   pack->callback([p] { run_pack(*p); });
 

@@ -6,8 +6,11 @@ namespace {
 constexpr uint32_t kTop = 1u << 24;  // renormalize when the range falls below 2^24
 }
 
-AdaptiveBitModel::AdaptiveBitModel(int fast_shift, int slow_shift)
-    : fast_shift_(uint8_t(fast_shift)), slow_shift_(uint8_t(slow_shift)) {}
+AdaptiveBitModel::AdaptiveBitModel(int fast_shift, int slow_shift, uint32_t p0)
+    : fast_(uint16_t(p0 < 1 ? 1 : p0 > kOne - 1 ? kOne - 1 : p0)),
+      slow_(fast_),
+      fast_shift_(uint8_t(fast_shift)),
+      slow_shift_(uint8_t(slow_shift)) {}
 
 void BinaryArithmeticEncoder::encode(int bit, AdaptiveBitModel& model) {
   const uint32_t bound = (range_ >> AdaptiveBitModel::kPrecisionBits) * model.p0();

@@ -22,7 +22,8 @@ class AdaptiveBitModel {
   static constexpr uint32_t kOne = 1u << kPrecisionBits;
 
   // Rates as shifts: each bit moves an estimate by 1/2^shift of its distance.
-  explicit AdaptiveBitModel(int fast_shift = 5, int slow_shift = 8);
+  // Both estimates start at p0 (P(bit = 0), clamped to [1, kOne - 1]).
+  explicit AdaptiveBitModel(int fast_shift = 5, int slow_shift = 8, uint32_t p0 = kOne / 2);
 
   // P(bit = 0) in units of 2^-15; always within [1, kOne - 1].
   uint32_t p0() const { return (uint32_t(fast_) + slow_) >> 1; }
@@ -35,7 +36,7 @@ class AdaptiveBitModel {
   }
 
  private:
-  uint16_t fast_ = kOne / 2, slow_ = kOne / 2;
+  uint16_t fast_, slow_;
   uint8_t fast_shift_, slow_shift_;
 };
 
@@ -69,6 +70,9 @@ class BinaryArithmeticDecoder {
   int decode(AdaptiveBitModel& model);
   int decode_equiprobable();
   bool overran() const { return overrun_ > 0; }
+  // True when the decoder has read every byte of the stream and none past
+  // it: what decoding a whole, untruncated stream ends with.
+  bool consumed_exactly() const { return next_ == end_ && overrun_ == 0; }
 
  private:
   uint8_t next_byte() {

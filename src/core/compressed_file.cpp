@@ -10,8 +10,11 @@
 #include <set>
 #include <stdexcept>
 
+#include "core/adaptive_coding.h"
 #include "core/atomic_file.h"
+#include "core/binary_arithmetic_coder.h"
 #include "core/byte_io.h"
+#include "core/dense_coding.h"
 #include "core/float16.h"
 #include "core/gap_coding.h"
 #include "core/huffman.h"
@@ -28,7 +31,10 @@ constexpr uint32_t kMaxTensors = 1 << 16;       // tensors in a file
 constexpr int kMaxRank = 8;
 constexpr int kCodeLengthBits = 5;              // a stored code length is 0..kMaxCodeLength
 constexpr size_t kChecksumBytes = 4;
-constexpr uint8_t kHuffmanCoder = 0;            // the one coder of versions 1 and 2
+constexpr uint8_t kInDenseStream = 0x80;        // storage flag: the values are in the dense stream
+// A dense stream decodes to at most about 600 bytes per byte (adaptive::Rates);
+// more is a hostile length, refused before anything is allocated.
+constexpr uint64_t kMaxDenseExpansion = 1024;
 constexpr uint32_t kMaxNodes = 1 << 16;         // graph operations
 constexpr uint32_t kMaxNodeItems = 1 << 16;     // inputs, tensors or attributes of one operation
 
@@ -102,6 +108,7 @@ void validate(const Tensor& t) {
   if ((t.storage == Storage::kFloat32 || t.storage == Storage::kFloat16) && t.floats.size() != n)
     throw std::invalid_argument(where + "value count != shape");
   if (t.storage == Storage::kInt64 && t.integers.size() != n) throw std::invalid_argument(where + "value count != shape");
+  if (t.coder != Coder::kHuffman && t.coder != Coder::kAdaptive) throw std::invalid_argument(where + "unknown coder");
   if (t.storage != Storage::kShared) return;
   const SharedTensor& s = t.shared;
   if (s.bits < 1 || s.bits > 8) throw std::invalid_argument(where + "bits must be in [1, 8]");
@@ -119,6 +126,7 @@ void validate(const Tensor& t) {
 
 struct SharedPlan {
   uint64_t filler_scheme_bits = 0;
+  adaptive::Encoded adaptive;  // Coder::kAdaptive
   std::vector<uint8_t> index_lengths, gap_lengths;
   int gap_bits = 1;
   std::vector<uint8_t> index_bytes, gap_bytes;
@@ -126,14 +134,26 @@ struct SharedPlan {
   double index_entropy = 0, gap_entropy = 0;
 };
 
-SharedPlan plan_shared(const SharedTensor& s) {
+adaptive::Tensor adaptive_view(const Tensor& t) {
+  return {t.numel(), adaptive::kernel_size(t.shape), t.shared.bits, t.shared.codebook, {}, {}};
+}
+
+SharedPlan plan_shared(const Tensor& t) {
+  const SharedTensor& s = t.shared;
   SharedPlan plan;
   std::vector<uint64_t> index_frequencies(s.codebook.size(), 0);
   for (uint8_t i : s.indices) ++index_frequencies[i];
-  plan.index_lengths = huffman::code_lengths(index_frequencies, kMaxCodeLength);
-  plan.index_entropy = entropy_bits(index_frequencies);
   const auto table_bits = [](const std::vector<uint8_t>& lengths) { return 8 * code_lengths_bytes(lengths); };
   plan.filler_scheme_bits = gaps::filler_scheme_bits(s.positions, index_frequencies, kMaxCodeLength, table_bits);
+  if (t.coder == Coder::kAdaptive) {
+    adaptive::Tensor view = adaptive_view(t);
+    view.positions = s.positions;
+    view.indices = s.indices;
+    plan.adaptive = adaptive::encode(view);
+    return plan;
+  }
+  plan.index_lengths = huffman::code_lengths(index_frequencies, kMaxCodeLength);
+  plan.index_entropy = entropy_bits(index_frequencies);
   huffman_stream(plan.index_lengths, std::vector<uint32_t>(s.indices.begin(), s.indices.end()), plan.index_bytes,
                  plan.index_bits);
 
@@ -227,6 +247,8 @@ Graph read_graph(ByteReader& in, const std::vector<const Tensor*>& tensors) {
 struct Entry {  // a parsed table entry, before its payload is read
   Tensor tensor;
   uint64_t nonzeros = 0;
+  adaptive::Parameters adaptive;  // Coder::kAdaptive
+  uint64_t stream_bytes = 0;      // Coder::kAdaptive
   std::vector<uint8_t> index_lengths, gap_lengths;
   int gap_bits = 0;
   uint64_t index_bits = 0, gap_stream_bits = 0;
@@ -241,8 +263,13 @@ Entry read_entry(ByteReader& in, const std::string& previous_name, uint32_t vers
   if (t.name.empty() || t.name.size() > kMaxNameBytes) throw FormatError("tensor name empty or too long");
   const std::string where = "tensor '" + t.name + "': ";
   const uint8_t storage = in.u8();
-  if (storage > uint8_t(Storage::kFloat16)) throw FormatError(where + "unknown storage type " + std::to_string(storage));
-  t.storage = Storage(storage);
+  const uint8_t kind = storage & uint8_t(~kInDenseStream);
+  if (kind > uint8_t(Storage::kFloat16)) throw FormatError(where + "unknown storage type " + std::to_string(storage));
+  t.storage = Storage(kind);
+  if (storage & kInDenseStream) {
+    if (version < 2 || t.storage == Storage::kShared) throw FormatError(where + "unknown storage type " + std::to_string(storage));
+    t.coder = Coder::kAdaptive;
+  }
   const uint8_t rank = in.u8();
   if (rank > kMaxRank) throw FormatError(where + "rank " + std::to_string(rank) + " above 8");
   uint64_t numel = 1;
@@ -257,7 +284,8 @@ Entry read_entry(ByteReader& in, const std::string& previous_name, uint32_t vers
   SharedTensor& s = t.shared;
   if (version >= 2) {
     const uint8_t coder = in.u8();
-    if (coder != kHuffmanCoder) throw FormatError(where + "unknown coder " + std::to_string(coder));
+    if (coder > uint8_t(Coder::kAdaptive)) throw FormatError(where + "unknown coder " + std::to_string(coder));
+    t.coder = Coder(coder);
   }
   s.bits = in.u8();
   if (s.bits < 1 || s.bits > 8) throw FormatError(where + "index bits " + std::to_string(s.bits) + " outside [1, 8]");
@@ -269,6 +297,17 @@ Entry read_entry(ByteReader& in, const std::string& previous_name, uint32_t vers
   }
   e.nonzeros = in.varint();
   if (e.nonzeros > numel) throw FormatError(where + "more nonzeros than elements");
+  if (t.coder == Coder::kAdaptive) {
+    adaptive::Parameters& p = e.adaptive;
+    p.initial_p0 = in.u16();
+    if (p.initial_p0 == 0 || p.initial_p0 >= AdaptiveBitModel::kOne)
+      throw FormatError(where + "initial probability outside (0, 1)");
+    p.significance = adaptive::Rates::from_byte(in.u8());
+    p.index = adaptive::Rates::from_byte(in.u8());
+    if (!p.significance.valid() || !p.index.valid()) throw FormatError(where + "adaptation rates outside [4, 15]");
+    e.stream_bytes = in.varint();
+    return e;
+  }
   e.index_lengths = read_code_lengths(in, codebook_size, "index");
   e.gap_bits = in.u8();
   if (e.gap_bits < 1 || e.gap_bits > gaps::kMaxBits) throw FormatError(where + "gap bits outside [1, 12]");
@@ -286,9 +325,24 @@ const uint8_t* take_stream(ByteReader& in, uint64_t bits, const std::string& whe
   return in.take((bits + 7) / 8);
 }
 
+void read_adaptive_payload(ByteReader& in, Entry& e) {
+  const std::string where = "tensor '" + e.tensor.name + "': ";
+  if (e.stream_bytes > in.remaining()) throw FormatError(where + "stream runs past the payload (truncated?)");
+  const uint8_t* data = in.take(size_t(e.stream_bytes));
+  adaptive::Tensor view = adaptive_view(e.tensor);
+  try {
+    adaptive::decode(data, size_t(e.stream_bytes), e.adaptive, e.nonzeros, view);
+  } catch (const FormatError& error) {
+    throw FormatError(where + error.what());
+  }
+  e.tensor.shared.positions = std::move(view.positions);
+  e.tensor.shared.indices = std::move(view.indices);
+}
+
 void read_shared_payload(ByteReader& in, Entry& e) {
   SharedTensor& s = e.tensor.shared;
   const std::string where = "tensor '" + e.tensor.name + "': ";
+  if (e.tensor.coder == Coder::kAdaptive) return read_adaptive_payload(in, e);
   if (e.nonzeros == 0) {
     if (e.index_bits != 0 || e.gap_stream_bits != 0) throw FormatError(where + "streams without nonzeros");
     return;
@@ -322,11 +376,21 @@ void read_shared_payload(ByteReader& in, Entry& e) {
     throw FormatError(where + "stream not consumed exactly");
 }
 
-void read_dense_payload(ByteReader& in, Tensor& t) {
+// t's values as stored: little-endian float32, float16 or int64.
+void write_values(ByteWriter& out, const Tensor& t) {
+  if (t.storage == Storage::kFloat32) {
+    for (float v : t.floats) out.f32(v);
+  } else if (t.storage == Storage::kFloat16) {
+    for (float v : t.floats) out.u16(float_to_half(v));
+  } else {
+    for (int64_t v : t.integers) out.u64(uint64_t(v));
+  }
+}
+
+// t's values from its stored bytes, t.numel() * value_bytes(t.storage) of them.
+void parse_values(const uint8_t* bytes, Tensor& t) {
   const uint64_t n = t.numel();
-  const uint64_t width = value_bytes(t.storage);
-  if (n * width > in.remaining()) throw FormatError("tensor '" + t.name + "': values run past the payload (truncated?)");
-  ByteReader values(in.take(n * width), size_t(n * width));
+  ByteReader values(bytes, size_t(n * value_bytes(t.storage)));
   if (t.storage == Storage::kFloat32) {
     t.floats.resize(size_t(n));
     for (float& v : t.floats) v = values.f32();
@@ -337,6 +401,37 @@ void read_dense_payload(ByteReader& in, Tensor& t) {
     t.integers.resize(size_t(n));
     for (int64_t& v : t.integers) v = int64_t(values.u64());
   }
+}
+
+void read_dense_payload(ByteReader& in, Tensor& t) {
+  const uint64_t bytes = t.numel() * value_bytes(t.storage);
+  if (bytes > in.remaining()) throw FormatError("tensor '" + t.name + "': values run past the payload (truncated?)");
+  parse_values(in.take(bytes), t);
+}
+
+// The dense stream's tensors: each one's role, width and (zeroed) bytes.
+std::vector<dense::Values> dense_stream_values(const std::vector<const Tensor*>& tensors) {
+  std::vector<dense::Values> values;
+  for (const Tensor* t : tensors)
+    values.push_back({dense::role(t->name), int(value_bytes(t->storage)),
+                      std::vector<uint8_t>(size_t(t->numel() * value_bytes(t->storage)))});
+  return values;
+}
+
+// The dense stream (rates, length, bytes) into the tensors whose values it holds.
+void read_dense_stream(ByteReader& in, const std::vector<Tensor*>& tensors) {
+  std::vector<const Tensor*> view(tensors.begin(), tensors.end());
+  uint64_t total = 0;
+  for (const Tensor* t : view) total += t->numel() * value_bytes(t->storage);
+  const adaptive::Rates rates = adaptive::Rates::from_byte(in.u8());
+  const uint64_t stream_bytes = in.varint();
+  if (stream_bytes > in.remaining()) throw FormatError("dense stream runs past the file (truncated?)");
+  if (total > kMaxDenseExpansion * stream_bytes + (1 << 16))
+    throw FormatError("dense stream too short for the values it holds");
+  const uint8_t* data = in.take(size_t(stream_bytes));
+  std::vector<dense::Values> values = dense_stream_values(view);
+  dense::decode(data, size_t(stream_bytes), rates, values);
+  for (size_t i = 0; i < tensors.size(); ++i) parse_values(values[i].bytes.data(), *tensors[i]);
 }
 
 }  // namespace
@@ -391,30 +486,50 @@ std::vector<uint8_t> encode(const Model& model, Layout* layout) {
     while (shared < previous.size() && shared < t.name.size() && previous[shared] == t.name[shared]) ++shared;
     out.varint(shared);
     out.string(t.name.substr(shared));
-    out.u8(uint8_t(t.storage));
+    const bool in_dense_stream = t.storage != Storage::kShared && t.coder == Coder::kAdaptive;
+    out.u8(uint8_t(t.storage) | (in_dense_stream ? kInDenseStream : 0));
     out.u8(uint8_t(t.shape.size()));
     for (int64_t d : t.shape) out.varint(uint64_t(d));
     if (t.storage == Storage::kShared) {
-      SharedPlan& p = plans[i] = plan_shared(t.shared);
-      out.u8(kHuffmanCoder);
+      SharedPlan& p = plans[i] = plan_shared(t);
+      tl.coder = t.coder;
+      tl.filler_scheme_bits = p.filler_scheme_bits;
+      out.u8(uint8_t(t.coder));
       out.u8(uint8_t(t.shared.bits));
       out.u16(uint16_t(t.shared.codebook.size()));
       for (float c : t.shared.codebook) out.f32(c);
       out.varint(t.shared.positions.size());
-      write_code_lengths(out, p.index_lengths);
-      out.u8(uint8_t(p.gap_bits));
-      write_code_lengths(out, p.gap_lengths);
-      out.varint(p.index_bits);
-      out.varint(p.gap_stream_bits);
-      tl.index_bits = p.index_bits;
-      tl.position_bits = p.gap_stream_bits;
-      tl.gap_bits = p.gap_bits;
-      tl.index_entropy_bits = p.index_entropy;
-      tl.position_entropy_bits = p.gap_entropy;
-      tl.filler_scheme_bits = p.filler_scheme_bits;
-      tl.position_table_bits = 8 * code_lengths_bytes(p.gap_lengths);
+      if (t.coder == Coder::kAdaptive) {
+        const adaptive::Encoded& a = p.adaptive;
+        out.u16(a.parameters.initial_p0);
+        out.u8(a.parameters.significance.byte());
+        out.u8(a.parameters.index.byte());
+        out.varint(a.bytes.size());
+        // The stream's bits, attributed to the parts by their model costs.
+        const double model_bits = a.position_model_bits + a.index_model_bits;
+        const uint64_t stream_bits = 8 * a.bytes.size();
+        tl.position_bits = model_bits > 0
+                               ? uint64_t(std::llround(double(stream_bits) * a.position_model_bits / model_bits))
+                               : stream_bits;
+        tl.index_bits = stream_bits - tl.position_bits;
+        tl.position_entropy_bits = a.position_model_bits;
+        tl.index_entropy_bits = a.index_model_bits;
+      } else {
+        write_code_lengths(out, p.index_lengths);
+        out.u8(uint8_t(p.gap_bits));
+        write_code_lengths(out, p.gap_lengths);
+        out.varint(p.index_bits);
+        out.varint(p.gap_stream_bits);
+        tl.index_bits = p.index_bits;
+        tl.position_bits = p.gap_stream_bits;
+        tl.gap_bits = p.gap_bits;
+        tl.index_entropy_bits = p.index_entropy;
+        tl.position_entropy_bits = p.gap_entropy;
+        tl.position_table_bits = 8 * code_lengths_bytes(p.gap_lengths);
+      }
     } else {
-      tl.dense_bytes = t.numel() * value_bytes(t.storage);
+      tl.coder = t.coder;
+      if (!in_dense_stream) tl.dense_bytes = t.numel() * value_bytes(t.storage);
     }
     tl.table_bytes = out.size() - start;
     l.tensors.push_back(tl);
@@ -422,15 +537,31 @@ std::vector<uint8_t> encode(const Model& model, Layout* layout) {
   const size_t graph_start = out.size();
   write_graph(out, model.graph, model.tensors);
   l.graph_bytes = out.size() - graph_start;
+  // The dense stream, when some dense tensor is coded: their values in
+  // table order, as the bytes they would be stored as.
+  std::vector<dense::Values> dense_values;
+  for (const Tensor& t : model.tensors)
+    if (t.storage != Storage::kShared && t.coder == Coder::kAdaptive) {
+      ByteWriter values;
+      write_values(values, t);
+      dense_values.push_back({dense::role(t.name), int(value_bytes(t.storage)), std::move(values.buffer())});
+    }
+  if (!dense_values.empty()) {
+    const size_t stream_start = out.size();
+    const dense::Encoded stream = dense::encode(dense_values);
+    out.u8(stream.rates.byte());
+    out.varint(stream.bytes.size());
+    out.bytes(stream.bytes.data(), stream.bytes.size());
+    l.dense_stream_bytes = out.size() - stream_start;
+    l.dense_stream_model_bits = stream.model_bits;
+  }
   // The payload: each tensor's data in table order, byte-aligned, no gaps.
   for (size_t i = 0; i < model.tensors.size(); ++i) {
     const Tensor& t = model.tensors[i];
-    if (t.storage == Storage::kFloat32) {
-      for (float v : t.floats) out.f32(v);
-    } else if (t.storage == Storage::kFloat16) {
-      for (float v : t.floats) out.u16(float_to_half(v));
-    } else if (t.storage == Storage::kInt64) {
-      for (int64_t v : t.integers) out.u64(uint64_t(v));
+    if (t.storage != Storage::kShared) {
+      if (t.coder == Coder::kHuffman) write_values(out, t);
+    } else if (t.coder == Coder::kAdaptive) {
+      out.bytes(plans[i].adaptive.bytes.data(), plans[i].adaptive.bytes.size());
     } else {
       out.bytes(plans[i].index_bytes.data(), plans[i].index_bytes.size());
       out.bytes(plans[i].gap_bytes.data(), plans[i].gap_bytes.size());
@@ -483,10 +614,14 @@ Model decode(const uint8_t* data, size_t size) {
       throw FormatError(e.what());
     }
   }
+  std::vector<Tensor*> in_dense_stream;
+  for (Entry& e : entries)
+    if (e.tensor.storage != Storage::kShared && e.tensor.coder == Coder::kAdaptive) in_dense_stream.push_back(&e.tensor);
+  if (!in_dense_stream.empty()) read_dense_stream(in, in_dense_stream);
   for (Entry& e : entries) {
     if (e.tensor.storage == Storage::kShared)
       read_shared_payload(in, e);
-    else
+    else if (e.tensor.coder == Coder::kHuffman)
       read_dense_payload(in, e.tensor);
     model.tensors.push_back(std::move(e.tensor));
   }

@@ -31,6 +31,18 @@ inline constexpr uint64_t kMaxElements = uint64_t{1} << 28;
 // even) when written.
 enum class Storage : uint8_t { kFloat32 = 0, kInt64 = 1, kShared = 2, kFloat16 = 3 };
 
+// How a tensor's values are entropy-coded.
+enum class Coder : uint8_t {
+  // The classic storage of versions 1 and 2: a shared tensor's positions and
+  // indices in two canonical Huffman streams (gap_coding.h), other tensors'
+  // values raw.
+  kHuffman = 0,
+  // Adaptive binary arithmetic coding (version 2): a shared tensor in its own
+  // context-coded stream (adaptive_coding.h), other tensors' values in the
+  // file's one dense stream (dense_coding.h).
+  kAdaptive = 1,
+};
+
 // A pruned, weight-shared tensor: nonzero i sits at flattened position
 // positions[i] and has the value codebook[indices[i]]; all else is 0.
 struct SharedTensor {
@@ -44,6 +56,7 @@ struct Tensor {
   std::string name;
   std::vector<int64_t> shape;
   Storage storage = Storage::kFloat32;
+  Coder coder = Coder::kHuffman;  // how it is stored; decoding gives the same values either way
   std::vector<float> floats;      // kFloat32, kFloat16; row-major
   std::vector<int64_t> integers;  // kInt64, row-major
   SharedTensor shared;            // kShared
@@ -68,12 +81,19 @@ struct Model {
 struct TensorLayout {
   std::string name;
   Storage storage = Storage::kFloat32;
+  Coder coder = Coder::kHuffman;
   uint64_t table_bytes = 0;  // its table entry: name, shape, codebook, code lengths
-  uint64_t dense_bytes = 0;  // raw values (kFloat32, kFloat16, kInt64)
-  uint64_t index_bits = 0, position_bits = 0;  // Huffman streams (kShared)
-  int gap_bits = 0;                            // the position alphabet chosen, 2^gap_bits symbols
+  uint64_t dense_bytes = 0;  // raw values (kFloat32, kFloat16, kInt64; 0 in the dense stream)
+  // kShared: the bits of each part. Huffman: its two streams, exactly.
+  // Adaptive: the one stream's bits (padding and flush included), split
+  // between the parts in proportion to their model costs.
+  uint64_t index_bits = 0, position_bits = 0;
+  int gap_bits = 0;  // Huffman: the position alphabet chosen, 2^gap_bits symbols
+  // Huffman: the order-0 entropy of each stream's symbols (n * H). Adaptive:
+  // the ideal code length under the context models (sum of -log2 p), which
+  // the coder's output exceeds only by its precision and flush.
   double index_entropy_bits = 0, position_entropy_bits = 0;
-  uint64_t position_table_bits = 0;  // the position code's lengths, in the entry
+  uint64_t position_table_bits = 0;  // Huffman: the position code's lengths, in the entry
   // Both streams and the position code's table under Han et al.'s relative
   // indices with filler zeros (gaps::filler_scheme_bits), for comparison
   // with index_bits + position_bits + position_table_bits.
@@ -83,6 +103,8 @@ struct Layout {
   uint64_t file_bytes = 0;
   uint64_t header_bytes = 0;  // magic, version, counts, metadata, checksum
   uint64_t graph_bytes = 0;
+  uint64_t dense_stream_bytes = 0;  // the adaptive dense stream, with its rates and length
+  double dense_stream_model_bits = 0;  // its ideal code length under the models
   std::vector<TensorLayout> tensors;
 };
 

@@ -116,32 +116,67 @@ StateDict expanded_state_dict(const dcz::Model& file) {
   return out;
 }
 
+const char* coder_name(dcz::Coder coder) { return coder == dcz::Coder::kAdaptive ? "adaptive" : "huffman"; }
+
+dcz::Coder parse_coder(const std::string& name) {
+  if (name == "huffman") return dcz::Coder::kHuffman;
+  if (name == "adaptive") return dcz::Coder::kAdaptive;
+  throw std::invalid_argument("unknown coder '" + name + "' (huffman or adaptive)");
+}
+
+PartBytes part_bytes(const dcz::Model& file, const dcz::Layout& layout) {
+  PartBytes p;
+  p.file = layout.file_bytes;
+  p.header = layout.header_bytes;
+  p.graph = layout.graph_bytes;
+  double entropy_bits = 0;
+  for (size_t i = 0; i < layout.tensors.size(); ++i) {
+    const dcz::TensorLayout& t = layout.tensors[i];
+    const uint64_t codebook = 4 * file.tensors[i].shared.codebook.size();
+    // A Huffman stream is padded to whole bytes; an adaptive one is whole
+    // bytes, split between the parts.
+    const uint64_t padding = t.coder == dcz::Coder::kHuffman ? 7 : 0;
+    p.positions += (t.position_bits + padding) / 8;
+    p.indices += (t.index_bits + padding) / 8 + (t.coder == dcz::Coder::kAdaptive && (t.position_bits % 8) != 0);
+    p.codebooks += codebook;
+    p.dense_tensors += t.dense_bytes;  // 0 for values in the dense stream
+    p.tables += t.table_bytes - codebook;
+    entropy_bits += t.index_entropy_bits + t.position_entropy_bits;
+  }
+  p.dense_tensors += layout.dense_stream_bytes;
+  p.entropy = entropy_bits / 8;
+  return p;
+}
+
 FileReport file_report(const dcz::Model& file, const dcz::Layout& layout, int64_t parameters,
                        const CodingReport& coding) {
   FileReport r;
   r.parameters = parameters;
   r.dense_bytes = 4 * uint64_t(parameters);
-  r.file_bytes = layout.file_bytes;
-  r.header_bytes = layout.header_bytes;
-  r.graph_bytes = layout.graph_bytes;
-  double entropy_bits = 0;
-  for (size_t i = 0; i < layout.tensors.size(); ++i) {
-    const dcz::TensorLayout& t = layout.tensors[i];
-    const uint64_t codebook = 4 * file.tensors[i].shared.codebook.size();
-    r.position_bytes += (t.position_bits + 7) / 8;
-    r.index_bytes += (t.index_bits + 7) / 8;
-    r.codebook_bytes += codebook;
-    r.dense_tensor_bytes += t.dense_bytes;
-    r.table_bytes += t.table_bytes - codebook;
-    entropy_bits += t.index_entropy_bits + t.position_entropy_bits;
+  const PartBytes p = part_bytes(file, layout);
+  r.file_bytes = p.file;
+  r.header_bytes = p.header;
+  r.graph_bytes = p.graph;
+  r.position_bytes = p.positions;
+  r.index_bytes = p.indices;
+  r.codebook_bytes = p.codebooks;
+  r.dense_tensor_bytes = p.dense_tensors;
+  r.table_bytes = p.tables;
+  r.entropy_bytes = p.entropy;
+  for (const dcz::TensorLayout& t : layout.tensors) {
     r.filler_scheme_bytes += double(t.filler_scheme_bits) / 8;
     r.comparable_bytes += double(t.index_bits + t.position_bits + t.position_table_bits) / 8;
   }
-  r.entropy_bytes = entropy_bits / 8;
   r.file_factor = double(r.dense_bytes) / double(r.file_bytes);
   r.coding = coding;
   r.tensors = layout.tensors;
   return r;
+}
+
+nlohmann::json to_json(const PartBytes& p) {
+  return {{"file", p.file},          {"positions", p.positions}, {"indices", p.indices},
+          {"codebooks", p.codebooks}, {"dense_tensors", p.dense_tensors}, {"tables", p.tables},
+          {"graph", p.graph},        {"header", p.header},       {"stream_bound", p.entropy}};
 }
 
 nlohmann::json to_json(const FileReport& r) {
@@ -149,7 +184,8 @@ nlohmann::json to_json(const FileReport& r) {
   for (const dcz::TensorLayout& t : r.tensors) {
     nlohmann::json j = {{"name", t.name}, {"table_bytes", t.table_bytes}};
     if (t.storage == dcz::Storage::kShared) {
-      j.update({{"index_bits", t.index_bits},
+      j.update({{"coder", coder_name(t.coder)},
+                {"index_bits", t.index_bits},
                 {"position_bits", t.position_bits},
                 {"gap_bits", t.gap_bits},
                 {"index_entropy_bits", t.index_entropy_bits},
@@ -160,7 +196,10 @@ nlohmann::json to_json(const FileReport& r) {
     }
     tensors.push_back(j);
   }
-  return {{"parameters", r.parameters},
+  nlohmann::json by_coder = nlohmann::json::object();
+  for (const auto& [coder, parts] : r.by_coder) by_coder[coder_name(coder)] = to_json(parts);
+  return {{"coder", coder_name(r.coder)},
+          {"parameters", r.parameters},
           {"dense_bytes", r.dense_bytes},
           {"file_bytes", r.file_bytes},
           // Compression as factors (dense / compressed), and as the seed's
@@ -181,12 +220,24 @@ nlohmann::json to_json(const FileReport& r) {
           {"stream_bytes", r.position_bytes + r.index_bytes},
           {"streams_and_position_tables_bytes", r.comparable_bytes},
           {"filler_scheme_bytes", r.filler_scheme_bytes},
+          {"by_coder_bytes", by_coder},
           {"tensors", tensors}};
 }
 
-FileReport pack(Model& model, const std::string& path, dcz::Storage dense) {
+FileReport pack(Model& model, const std::string& path, dcz::Storage dense, dcz::Coder coder) {
   const std::vector<SharedLayer> layers = shared_layers_from_values(model);
-  const dcz::Model file = compressed_model(model, layers, dense);
+  dcz::Model file = compressed_model(model, layers, dense);
+  const auto use = [&file](dcz::Coder c) {
+    for (dcz::Tensor& t : file.tensors) t.coder = c;
+  };
+  std::vector<std::pair<dcz::Coder, PartBytes>> by_coder;
+  for (dcz::Coder c : {dcz::Coder::kHuffman, dcz::Coder::kAdaptive}) {
+    use(c);
+    dcz::Layout l;
+    dcz::encode(file, &l);
+    by_coder.emplace_back(c, part_bytes(file, l));
+  }
+  use(coder);
   dcz::Layout layout;
   dcz::write(path, file, &layout);
   const StateDict original = model.state_dict();
@@ -198,7 +249,10 @@ FileReport pack(Model& model, const std::string& path, dcz::Storage dense) {
       throw std::logic_error(path + ": " + original[i].first + " does not read back as written");
   }
   load_state_dict(model, unpacked);
-  return file_report(file, layout, parameter_count(model), huffman_report(layers));
+  FileReport report = file_report(file, layout, parameter_count(model), huffman_report(layers));
+  report.coder = coder;
+  report.by_coder = std::move(by_coder);
+  return report;
 }
 
 std::string format_table(const FileReport& r) {
@@ -213,8 +267,14 @@ std::string format_table(const FileReport& r) {
       "file {} bytes: positions {}, indices {}, codebooks {}, dense tensors {}, tables {}, graph {}, header {}\n",
       r.file_bytes, r.position_bytes, r.index_bytes, r.codebook_bytes, r.dense_tensor_bytes, r.table_bytes,
       r.graph_bytes, r.header_bytes);
-  s += fmt::format("streams {} bytes, entropy bound {:.0f} bytes ({:.1f}% above)\n", r.position_bytes + r.index_bytes,
+  s += fmt::format("streams {} bytes ({}), {} {:.0f} bytes ({:.1f}% above)\n", r.position_bytes + r.index_bytes,
+                   coder_name(r.coder), r.coder == dcz::Coder::kHuffman ? "entropy bound" : "context models' cost",
                    r.entropy_bytes, 100 * (double(r.position_bytes + r.index_bytes) / r.entropy_bytes - 1));
+  for (const auto& [coder, p] : r.by_coder)
+    s += fmt::format("  {:<8} file {} bytes: positions {}, indices {}, codebooks {}, dense tensors {}, tables {} "
+                     "({:.1f}x by file size)\n",
+                     coder_name(coder), p.file, p.positions, p.indices, p.codebooks, p.dense_tensors, p.tables,
+                     double(r.dense_bytes) / double(p.file));
   s += fmt::format("streams and position tables {:.0f} bytes; with Han et al.'s filler zeros {:.0f} bytes\n",
                    r.comparable_bytes, r.filler_scheme_bytes);
   s += fmt::format("compression: {:.1f}x by the seed's formula, {:.1f}x by file size ({} dense float32 bytes)\n",

@@ -34,30 +34,47 @@ DatasetInfo file_data(const dcz::Model& file);
 // float32 (bit-identical to the weight-shared model's).
 StateDict expanded_state_dict(const dcz::Model& file);
 
+// Where a file's bytes went.
+struct PartBytes {
+  uint64_t file = 0, positions = 0, indices = 0, codebooks = 0, dense_tensors = 0, tables = 0, graph = 0, header = 0;
+  // The streams' bound: Huffman, their order-0 entropy (n * H / 8);
+  // adaptive, the context models' own code length.
+  double entropy = 0;
+};
+PartBytes part_bytes(const dcz::Model& file, const dcz::Layout& layout);
+
+const char* coder_name(dcz::Coder coder);
+dcz::Coder parse_coder(const std::string& name);  // "huffman" or "adaptive"
+
 // The compression figures of a written file.
 struct FileReport {
+  dcz::Coder coder = dcz::Coder::kHuffman;
   int64_t parameters = 0;   // the model's parameters (not buffers)
   uint64_t dense_bytes = 0; // 4 bytes per parameter
   uint64_t file_bytes = 0;
   // Where the bytes went.
   uint64_t position_bytes = 0, index_bytes = 0, codebook_bytes = 0, dense_tensor_bytes = 0, table_bytes = 0,
            graph_bytes = 0, header_bytes = 0;
-  double entropy_bytes = 0;  // the streams' entropy bound (n * H / 8), summed
+  double entropy_bytes = 0;  // the streams' bound (PartBytes::entropy)
   // Streams plus position code tables, ours and under Han et al.'s filler zeros.
   double comparable_bytes = 0, filler_scheme_bytes = 0;
   double file_factor = 0;    // dense_bytes / file_bytes
   CodingReport coding;       // the streams' figures, with the seed's formula
   std::vector<dcz::TensorLayout> tensors;
+  // The same model under each coder (the written file's among them).
+  std::vector<std::pair<dcz::Coder, PartBytes>> by_coder;
 };
 FileReport file_report(const dcz::Model& file, const dcz::Layout& layout, int64_t parameters,
                        const CodingReport& coding);
 nlohmann::json to_json(const FileReport& report);
 
-// Writes `model` (weight-shared) to `path` and returns its figures. The file
-// is read back and must give the model's weights bit for bit (and its other
-// tensors too, at float32 precision); `model` then holds what the file
-// holds, so that evaluating it measures the file.
-FileReport pack(Model& model, const std::string& path, dcz::Storage dense = dcz::Storage::kFloat32);
+// Writes `model` (weight-shared) to `path`, its shared tensors under
+// `coder`, and returns its figures (with the other coder's beside them).
+// The file is read back and must give the model's weights bit for bit (and
+// its other tensors too, at float32 precision); `model` then holds what the
+// file holds, so that evaluating it measures the file.
+FileReport pack(Model& model, const std::string& path, dcz::Storage dense = dcz::Storage::kFloat32,
+                dcz::Coder coder = dcz::Coder::kHuffman);
 std::string format_table(const FileReport& report);
 
 }  // namespace dcomp

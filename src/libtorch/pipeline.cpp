@@ -41,11 +41,7 @@ struct Stages {
   const DatasetInfo& info;
   torch::Device device;
 
-  fs::path dir(const std::string& stage) const {
-    const auto& names = pipeline_stages();
-    const size_t i = size_t(std::find(names.begin(), names.end(), stage) - names.begin());
-    return fs::path(run.run_dir) / fmt::format("{}_{}", i + 1, stage);
-  }
+  fs::path dir(const std::string& stage) const { return stage_directory(run.run_dir, stage); }
   fs::path weights(const std::string& stage) const { return dir(stage) / "model.pt"; }
   // Every stage's model is the config's kind: built-in state_dicts, or
   // TorchScript throughout.
@@ -211,6 +207,12 @@ json summary(const PipelineConfig& config, const PipelineRun& run, const std::ve
 }
 
 }  // namespace
+
+std::string stage_directory(const std::string& run_dir, const std::string& stage) {
+  const auto& names = pipeline_stages();
+  const size_t i = size_t(std::find(names.begin(), names.end(), stage) - names.begin());
+  return (fs::path(run_dir) / fmt::format("{}_{}", i + 1, stage)).string();
+}
 
 const std::vector<std::string>& pipeline_stages() {
   static const std::vector<std::string> kStages = {"baseline", "prune", "share", "trained_quantization", "pack",

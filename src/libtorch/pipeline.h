@@ -51,6 +51,8 @@ nlohmann::json to_json(const PipelineConfig& config);
 std::string model_name(const PipelineConfig& config);
 
 const std::vector<std::string>& pipeline_stages();
+// Where a run keeps a stage's files: RUN_DIR/<number>_<stage>.
+std::string stage_directory(const std::string& run_dir, const std::string& stage);
 
 struct PipelineRun {
   std::string run_dir;

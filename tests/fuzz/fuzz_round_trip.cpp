@@ -1,5 +1,5 @@
 // libFuzzer target: the bytes choose a model (shapes, sparsity, codebooks,
-// indices, storage kinds, a graph reading its tensors); encoding then
+// indices, storage kinds, coders, a graph reading its tensors); encoding then
 // decoding it must give it back exactly. A mismatch aborts.
 #include <cstddef>
 #include <cstdint>
@@ -28,11 +28,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     dcomp::dcz::Tensor tensor;
     tensor.name = "t" + std::to_string(t) + std::string(in.next(3), 'x');
     tensor.shape = {int64_t(1 + in.next(40)), int64_t(1 + in.next(200))};
+    if (in.next(2)) tensor.shape.insert(tensor.shape.end(), {int64_t(1 + in.next(4)), int64_t(1 + in.next(4))});
     const uint32_t kind = in.next(4);
     tensor.storage = kind == 0 ? dcomp::dcz::Storage::kFloat32
                    : kind == 1 ? dcomp::dcz::Storage::kInt64
                    : kind == 2 ? dcomp::dcz::Storage::kFloat16
                                : dcomp::dcz::Storage::kShared;
+    tensor.coder = in.next(2) ? dcomp::dcz::Coder::kAdaptive : dcomp::dcz::Coder::kHuffman;
     const uint64_t n = tensor.numel();
     if (tensor.storage == dcomp::dcz::Storage::kShared) {
       dcomp::dcz::SharedTensor& s = tensor.shared;
@@ -75,7 +77,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < model.tensors.size(); ++i) {
     const auto &a = model.tensors[i], &b = back.tensors[i];
     if (a.name != b.name || a.shape != b.shape || a.storage != b.storage || a.floats != b.floats ||
-        a.integers != b.integers || a.shared.bits != b.shared.bits || a.shared.codebook != b.shared.codebook ||
+        a.integers != b.integers || a.coder != b.coder || a.shared.bits != b.shared.bits ||
+        a.shared.codebook != b.shared.codebook ||
         a.shared.positions != b.shared.positions || a.shared.indices != b.shared.indices)
       std::abort();
   }
