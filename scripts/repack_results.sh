@@ -12,7 +12,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for summary in results/*/summary.json results/frontier/*/summary.json; do
   dir=$(dirname "$summary")
-  file=$(ls "$dir"/*.dcz)
+  file=$(ls "$dir"/*.dcz | grep -v "_adaptive\.dcz$")  # the Huffman file the run wrote
   model=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['config']['model'])" "$summary")
   float16=$(python3 -c "import json, sys; print(int(json.load(open(sys.argv[1]))['config'].get('dense_float16', False)))" "$summary")
   version=$(od -An -tu4 -j4 -N4 "$file" | tr -d ' ')

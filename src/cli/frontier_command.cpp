@@ -47,6 +47,8 @@ struct Point {
     std::string s = fmt::format("conv {}, fc {}", sharing["conv_bits"].get<int>(), sharing["fc_bits"].get<int>());
     for (const json& layer : sharing["layer_bits"])
       s += fmt::format(", {} {}", layer[0].get<std::string>(), layer[1].get<int>());
+    if (sharing.value("quantizer", "kmeans") != "kmeans")
+      s += fmt::format("; {} lambda {}", sharing["quantizer"].get<std::string>(), sharing["lambda"].get<double>());
     return s;
   }
 };

@@ -91,6 +91,12 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--init", o->init, "k-means start")->check(CLI::IsMember({"linear", "random", "density", "kmeans++"}))
       ->capture_default_str();
   cmd->add_option("--seed", o->spec.seed, "Seed for random and k-means++ starts")->capture_default_str();
+  cmd->add_option("--quantizer", o->spec.quantizer,
+                  "kmeans, or ecsq: entropy-constrained clusters from k-means' (docs/weight_sharing.md)")
+      ->check(CLI::IsMember({"kmeans", "ecsq"}))
+      ->capture_default_str();
+  cmd->add_option("--lambda", o->spec.lambda, "ecsq's rate weight, in units of each layer's weight variance")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--spec", o->spec_file, "JSON weight-sharing spec instead of the flags")->check(CLI::ExistingFile);
   add_split_options(*cmd, o->split, /*allow_none=*/true);
   cmd->add_option("--out", o->out, "Weight-shared model, in the input's format");

@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "core/ecsq.h"
 #include "libtorch/prune.h"
 
 namespace dcomp {
@@ -15,13 +16,19 @@ void validate(const ShareSpec& spec) {
   check(spec.conv_bits, "conv");
   check(spec.fc_bits, "fc");
   for (const auto& [pattern, bits] : spec.layer_bits) check(bits, "'" + pattern + "'");
+  if (spec.quantizer != "kmeans" && spec.quantizer != "ecsq")
+    throw std::invalid_argument("unknown quantizer '" + spec.quantizer + "' (kmeans or ecsq)");
+  if (!(spec.lambda >= 0)) throw std::invalid_argument("lambda must be >= 0");
+  if (spec.quantizer == "kmeans" && spec.lambda != 0) throw std::invalid_argument("lambda is ecsq's setting");
 }
 
 nlohmann::json to_json(const ShareSpec& s) {
   nlohmann::json layers = nlohmann::json::array();
   for (const auto& [pattern, bits] : s.layer_bits) layers.push_back({pattern, bits});
-  return {{"conv_bits", s.conv_bits}, {"fc_bits", s.fc_bits}, {"layer_bits", layers},
-          {"init", to_string(s.init)},  {"seed", s.seed}};
+  nlohmann::json j = {{"conv_bits", s.conv_bits}, {"fc_bits", s.fc_bits}, {"layer_bits", layers},
+                      {"init", to_string(s.init)},  {"seed", s.seed}};
+  if (s.quantizer != "kmeans") j.update({{"quantizer", s.quantizer}, {"lambda", s.lambda}});
+  return j;
 }
 
 ShareSpec share_spec_from_json(const nlohmann::json& j) {
@@ -32,6 +39,8 @@ ShareSpec share_spec_from_json(const nlohmann::json& j) {
       else if (key == "fc_bits") value.get_to(s.fc_bits);
       else if (key == "init") s.init = parse_kmeans_init(value.get<std::string>());
       else if (key == "seed") value.get_to(s.seed);
+      else if (key == "quantizer") value.get_to(s.quantizer);
+      else if (key == "lambda") value.get_to(s.lambda);
       else if (key == "layer_bits") {
         for (const auto& pair : value) s.layer_bits.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<int>());
       } else {
@@ -65,7 +74,8 @@ std::vector<SharedLayer> share_weights(Model& model, const ShareSpec& spec) {
     const torch::Tensor nonzero = flat.nonzero().flatten();  // positions of the kept weights
     const torch::Tensor kept = flat.index_select(0, nonzero).contiguous();
     const std::vector<float> values(kept.data_ptr<float>(), kept.data_ptr<float>() + kept.numel());
-    const KMeansResult km = kmeans_1d(values, 1 << shared.bits, spec.init, spec.seed);
+    KMeansResult km = kmeans_1d(values, 1 << shared.bits, spec.init, spec.seed);
+    if (spec.quantizer == "ecsq") km = ecsq_1d(values, km.centroids, spec.lambda);
     shared.codebook = km.centroids;
     auto assignment = torch::tensor(std::vector<int64_t>(km.assignment.begin(), km.assignment.end()), torch::kInt64);
     auto index = torch::full({flat.numel()}, -1, torch::kInt64);
