@@ -50,6 +50,6 @@ TEST(CompressedModel, PackGivesBackTheSharedWeightsBitForBit) {
     }
     // 20% of 268,336 weights at about 3 bits, plus positions: far below float32.
     EXPECT_GT(report.file_factor, 10);
-    EXPECT_EQ(report.file_bytes, std::filesystem::file_size(dir.file("m.dcz")));
+    EXPECT_EQ(report.bytes.file, std::filesystem::file_size(dir.file("m.dcz")));
   }
 }

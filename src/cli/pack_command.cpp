@@ -28,7 +28,7 @@ void run_pack(const PackOptions& o) {
   const FileReport report = pack(*model, o.out, o.dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32,
                                  parse_coder(o.coder));
   fmt::print("{}", format_table(report));
-  fmt::print("wrote {} ({} bytes; read back as written)\n", o.out, report.file_bytes);
+  fmt::print("wrote {} ({} bytes; read back as written)\n", o.out, report.bytes.file);
   nlohmann::json j = to_json(report);
   j.update({{"model", model_label(*model, o.weights)}, {"weights", o.weights}, {"command", invocation()}});
   write_file_atomic(o.json_out.empty() ? sidecar_path(o.out) : o.json_out, j.dump(2) + "\n");

@@ -12,10 +12,6 @@ namespace {
 
 constexpr int kIndexTrees = 3;  // the previous nonzero of the kernel: none, negative, positive
 
-// Rates the encoder tries for each model group: fast adaptation pays where
-// the statistics drift along the tensor (indices do, channel by channel).
-constexpr Rates kCandidateRates[] = {{4, 6}, {4, 8}, {5, 8}, {6, 10}};
-
 // The models of one tensor, and the context rules shared by both directions.
 struct Models {
   AdaptiveBitModel significance[8];
@@ -47,11 +43,6 @@ struct Cursor {
   }
 };
 
-double cost_bits(const AdaptiveBitModel& m, int bit) {
-  const uint32_t p0 = m.p0();
-  return -std::log2(double(bit ? AdaptiveBitModel::kOne - p0 : p0) / AdaptiveBitModel::kOne);
-}
-
 // Walks t in coding order, handing each bit to code(bit, model, is_index).
 template <class Code>
 void scan(const Tensor& t, Models& models, Code code) {
@@ -80,7 +71,7 @@ std::pair<double, double> model_costs(const Tensor& t, const Parameters& p) {
   Models models(t.bits, p);
   double position = 0, index = 0;
   scan(t, models, [&](int bit, AdaptiveBitModel& m, bool is_index) {
-    (is_index ? index : position) += cost_bits(m, bit);
+    (is_index ? index : position) += m.cost_bits(bit);
     m.update(bit);
   });
   return {position, index};
@@ -110,7 +101,7 @@ Encoded encode(const Tensor& t) {
   Models models(t.bits, p);
   BinaryArithmeticEncoder coder;
   scan(t, models, [&](int bit, AdaptiveBitModel& m, bool is_index) {
-    (is_index ? out.index_model_bits : out.position_model_bits) += cost_bits(m, bit);
+    (is_index ? out.index_model_bits : out.position_model_bits) += m.cost_bits(bit);
     coder.encode(bit, m);
   });
   out.bytes = coder.finish();

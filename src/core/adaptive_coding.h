@@ -48,6 +48,11 @@ struct Rates {
   bool valid() const { return fast >= 4 && slow >= 4; }  // both are 4 bits
 };
 
+// Rates an encoder tries for each model group (here and in the dense
+// stream): fast adaptation pays where the statistics drift along the tensor
+// (indices do, channel by channel).
+inline constexpr Rates kCandidateRates[] = {{4, 6}, {4, 8}, {5, 8}, {6, 10}};
+
 struct Parameters {  // what the decoder needs beside the tensor's shape
   uint16_t initial_p0 = AdaptiveBitModel::kOne / 2;  // the significance models' P(0) at the start, in 2^-15
   Rates significance, index;

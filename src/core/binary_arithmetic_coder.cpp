@@ -1,5 +1,7 @@
 #include "core/binary_arithmetic_coder.h"
 
+#include <cmath>
+
 namespace dcomp {
 
 namespace {
@@ -11,6 +13,10 @@ AdaptiveBitModel::AdaptiveBitModel(int fast_shift, int slow_shift, uint32_t p0)
       slow_(fast_),
       fast_shift_(uint8_t(fast_shift)),
       slow_shift_(uint8_t(slow_shift)) {}
+
+double AdaptiveBitModel::cost_bits(int bit) const {
+  return -std::log2(double(bit ? kOne - p0() : p0()) / kOne);
+}
 
 void BinaryArithmeticEncoder::encode(int bit, AdaptiveBitModel& model) {
   const uint32_t bound = (range_ >> AdaptiveBitModel::kPrecisionBits) * model.p0();

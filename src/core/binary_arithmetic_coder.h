@@ -27,6 +27,9 @@ class AdaptiveBitModel {
 
   // P(bit = 0) in units of 2^-15; always within [1, kOne - 1].
   uint32_t p0() const { return (uint32_t(fast_) + slow_) >> 1; }
+  // What coding `bit` now costs, -log2 P(bit), in bits: the ideal code
+  // length, which encoders sum to choose parameters and report.
+  double cost_bits(int bit) const;
   void update(int bit) {
     if (bit) {
       fast_ -= uint16_t(fast_ >> fast_shift_), slow_ -= uint16_t(slow_ >> slow_shift_);

@@ -409,27 +409,20 @@ void read_dense_payload(ByteReader& in, Tensor& t) {
   parse_values(in.take(bytes), t);
 }
 
-// The dense stream's tensors: each one's role, width and (zeroed) bytes.
-std::vector<dense::Values> dense_stream_values(const std::vector<const Tensor*>& tensors) {
-  std::vector<dense::Values> values;
-  for (const Tensor* t : tensors)
-    values.push_back({dense::role(t->name), int(value_bytes(t->storage)),
-                      std::vector<uint8_t>(size_t(t->numel() * value_bytes(t->storage)))});
-  return values;
-}
-
 // The dense stream (rates, length, bytes) into the tensors whose values it holds.
 void read_dense_stream(ByteReader& in, const std::vector<Tensor*>& tensors) {
-  std::vector<const Tensor*> view(tensors.begin(), tensors.end());
   uint64_t total = 0;
-  for (const Tensor* t : view) total += t->numel() * value_bytes(t->storage);
+  for (const Tensor* t : tensors) total += t->numel() * value_bytes(t->storage);
   const adaptive::Rates rates = adaptive::Rates::from_byte(in.u8());
   const uint64_t stream_bytes = in.varint();
   if (stream_bytes > in.remaining()) throw FormatError("dense stream runs past the file (truncated?)");
   if (total > kMaxDenseExpansion * stream_bytes + (1 << 16))
     throw FormatError("dense stream too short for the values it holds");
   const uint8_t* data = in.take(size_t(stream_bytes));
-  std::vector<dense::Values> values = dense_stream_values(view);
+  std::vector<dense::Values> values;  // each tensor's role, width and bytes to fill
+  for (const Tensor* t : tensors)
+    values.push_back({dense::role(t->name), int(value_bytes(t->storage)),
+                      std::vector<uint8_t>(size_t(t->numel() * value_bytes(t->storage)))});
   dense::decode(data, size_t(stream_bytes), rates, values);
   for (size_t i = 0; i < tensors.size(); ++i) parse_values(values[i].bytes.data(), *tensors[i]);
 }
@@ -476,7 +469,7 @@ std::vector<uint8_t> encode(const Model& model, Layout* layout) {
   std::vector<SharedPlan> plans(model.tensors.size());
   for (size_t i = 0; i < model.tensors.size(); ++i) {
     const Tensor& t = model.tensors[i];
-    TensorLayout tl{t.name, t.storage};
+    TensorLayout tl{t.name, t.storage, t.coder};
     const size_t start = out.size();
     // The name as the length of the prefix it shares with the previous
     // name, then the rest: "layer1.0.bn1.bias" after "layer1.0.bn1.weight"
@@ -492,7 +485,6 @@ std::vector<uint8_t> encode(const Model& model, Layout* layout) {
     for (int64_t d : t.shape) out.varint(uint64_t(d));
     if (t.storage == Storage::kShared) {
       SharedPlan& p = plans[i] = plan_shared(t);
-      tl.coder = t.coder;
       tl.filler_scheme_bits = p.filler_scheme_bits;
       out.u8(uint8_t(t.coder));
       out.u8(uint8_t(t.shared.bits));
@@ -528,7 +520,6 @@ std::vector<uint8_t> encode(const Model& model, Layout* layout) {
         tl.position_table_bits = 8 * code_lengths_bytes(p.gap_lengths);
       }
     } else {
-      tl.coder = t.coder;
       if (!in_dense_stream) tl.dense_bytes = t.numel() * value_bytes(t.storage);
     }
     tl.table_bytes = out.size() - start;

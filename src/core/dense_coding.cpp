@@ -11,8 +11,6 @@ namespace dcomp::dense {
 
 namespace {
 
-constexpr adaptive::Rates kCandidateRates[] = {{4, 6}, {4, 8}, {5, 8}, {6, 10}};
-
 // The byte trees, made on first use: one per (width, byte place, role).
 class Trees {
  public:
@@ -27,11 +25,6 @@ class Trees {
   adaptive::Rates rates_;
   std::map<std::pair<int, std::string>, std::vector<AdaptiveBitModel>> trees_;
 };
-
-double cost_bits(const AdaptiveBitModel& m, int bit) {
-  const uint32_t p0 = m.p0();
-  return -std::log2(double(bit ? AdaptiveBitModel::kOne - p0 : p0) / AdaptiveBitModel::kOne);
-}
 
 // Hands every bit of every value, in coding order, to code(bit, model).
 template <class Code>
@@ -60,11 +53,11 @@ std::string role(const std::string& tensor_name) {
 Encoded encode(const std::vector<Values>& tensors) {
   Encoded out;
   double best = INFINITY;
-  for (const adaptive::Rates& r : kCandidateRates) {
+  for (const adaptive::Rates& r : adaptive::kCandidateRates) {
     Trees trees(r);
     double bits = 0;
     scan(tensors, trees, [&](int bit, AdaptiveBitModel& m) {
-      bits += cost_bits(m, bit);
+      bits += m.cost_bits(bit);
       m.update(bit);
     });
     if (bits < best) best = bits, out.rates = r;
@@ -72,7 +65,7 @@ Encoded encode(const std::vector<Values>& tensors) {
   Trees trees(out.rates);
   BinaryArithmeticEncoder coder;
   scan(tensors, trees, [&](int bit, AdaptiveBitModel& m) {
-    out.model_bits += cost_bits(m, bit);
+    out.model_bits += m.cost_bits(bit);
     coder.encode(bit, m);
   });
   out.bytes = coder.finish();

@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "core/atomic_file.h"
 #include "core/input_spec.h"
 #include "libtorch/data.h"
 
@@ -153,21 +154,12 @@ FileReport file_report(const dcz::Model& file, const dcz::Layout& layout, int64_
   FileReport r;
   r.parameters = parameters;
   r.dense_bytes = 4 * uint64_t(parameters);
-  const PartBytes p = part_bytes(file, layout);
-  r.file_bytes = p.file;
-  r.header_bytes = p.header;
-  r.graph_bytes = p.graph;
-  r.position_bytes = p.positions;
-  r.index_bytes = p.indices;
-  r.codebook_bytes = p.codebooks;
-  r.dense_tensor_bytes = p.dense_tensors;
-  r.table_bytes = p.tables;
-  r.entropy_bytes = p.entropy;
+  r.bytes = part_bytes(file, layout);
   for (const dcz::TensorLayout& t : layout.tensors) {
     r.filler_scheme_bytes += double(t.filler_scheme_bits) / 8;
     r.comparable_bytes += double(t.index_bits + t.position_bits + t.position_table_bits) / 8;
   }
-  r.file_factor = double(r.dense_bytes) / double(r.file_bytes);
+  r.file_factor = double(r.dense_bytes) / double(r.bytes.file);
   r.coding = coding;
   r.tensors = layout.tensors;
   return r;
@@ -201,7 +193,7 @@ nlohmann::json to_json(const FileReport& r) {
   return {{"coder", coder_name(r.coder)},
           {"parameters", r.parameters},
           {"dense_bytes", r.dense_bytes},
-          {"file_bytes", r.file_bytes},
+          {"file_bytes", r.bytes.file},
           // Compression as factors (dense / compressed), and as the seed's
           // ratios (compressed / dense).
           {"compression_file", r.file_factor},
@@ -209,15 +201,15 @@ nlohmann::json to_json(const FileReport& r) {
           {"ratio_file", 1 / r.file_factor},
           {"ratio_formula", r.coding.formula_factor > 0 ? 1 / r.coding.formula_factor : 0.0},
           {"breakdown_bytes",
-           {{"positions", r.position_bytes},
-            {"indices", r.index_bytes},
-            {"codebooks", r.codebook_bytes},
-            {"dense_tensors", r.dense_tensor_bytes},
-            {"tables", r.table_bytes},
-            {"graph", r.graph_bytes},
-            {"header", r.header_bytes}}},
-          {"stream_entropy_bytes", r.entropy_bytes},
-          {"stream_bytes", r.position_bytes + r.index_bytes},
+           {{"positions", r.bytes.positions},
+            {"indices", r.bytes.indices},
+            {"codebooks", r.bytes.codebooks},
+            {"dense_tensors", r.bytes.dense_tensors},
+            {"tables", r.bytes.tables},
+            {"graph", r.bytes.graph},
+            {"header", r.bytes.header}}},
+          {"stream_entropy_bytes", r.bytes.entropy},
+          {"stream_bytes", r.bytes.positions + r.bytes.indices},
           {"streams_and_position_tables_bytes", r.comparable_bytes},
           {"filler_scheme_bytes", r.filler_scheme_bytes},
           {"by_coder_bytes", by_coder},
@@ -230,16 +222,19 @@ FileReport pack(Model& model, const std::string& path, dcz::Storage dense, dcz::
   const auto use = [&file](dcz::Coder c) {
     for (dcz::Tensor& t : file.tensors) t.coder = c;
   };
+  // Both coders' files, for their figures; the chosen one's is written.
   std::vector<std::pair<dcz::Coder, PartBytes>> by_coder;
+  std::vector<uint8_t> bytes;
+  dcz::Layout layout;
   for (dcz::Coder c : {dcz::Coder::kHuffman, dcz::Coder::kAdaptive}) {
     use(c);
     dcz::Layout l;
-    dcz::encode(file, &l);
+    std::vector<uint8_t> encoded = dcz::encode(file, &l);
     by_coder.emplace_back(c, part_bytes(file, l));
+    if (c == coder) bytes = std::move(encoded), layout = std::move(l);
   }
   use(coder);
-  dcz::Layout layout;
-  dcz::write(path, file, &layout);
+  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   const StateDict original = model.state_dict();
   const StateDict unpacked = expanded_state_dict(dcz::read(path));
   for (size_t i = 0; i < original.size(); ++i) {
@@ -265,11 +260,12 @@ std::string format_table(const FileReport& r) {
   }
   s += fmt::format(
       "file {} bytes: positions {}, indices {}, codebooks {}, dense tensors {}, tables {}, graph {}, header {}\n",
-      r.file_bytes, r.position_bytes, r.index_bytes, r.codebook_bytes, r.dense_tensor_bytes, r.table_bytes,
-      r.graph_bytes, r.header_bytes);
-  s += fmt::format("streams {} bytes ({}), {} {:.0f} bytes ({:.1f}% above)\n", r.position_bytes + r.index_bytes,
-                   coder_name(r.coder), r.coder == dcz::Coder::kHuffman ? "entropy bound" : "context models' cost",
-                   r.entropy_bytes, 100 * (double(r.position_bytes + r.index_bytes) / r.entropy_bytes - 1));
+      r.bytes.file, r.bytes.positions, r.bytes.indices, r.bytes.codebooks, r.bytes.dense_tensors, r.bytes.tables,
+      r.bytes.graph, r.bytes.header);
+  const uint64_t streams = r.bytes.positions + r.bytes.indices;
+  s += fmt::format("streams {} bytes ({}), {} {:.0f} bytes ({:.1f}% above)\n", streams, coder_name(r.coder),
+                   r.coder == dcz::Coder::kHuffman ? "entropy bound" : "context models' cost", r.bytes.entropy,
+                   100 * (double(streams) / r.bytes.entropy - 1));
   for (const auto& [coder, p] : r.by_coder)
     s += fmt::format("  {:<8} file {} bytes: positions {}, indices {}, codebooks {}, dense tensors {}, tables {} "
                      "({:.1f}x by file size)\n",

@@ -51,14 +51,10 @@ struct FileReport {
   dcz::Coder coder = dcz::Coder::kHuffman;
   int64_t parameters = 0;   // the model's parameters (not buffers)
   uint64_t dense_bytes = 0; // 4 bytes per parameter
-  uint64_t file_bytes = 0;
-  // Where the bytes went.
-  uint64_t position_bytes = 0, index_bytes = 0, codebook_bytes = 0, dense_tensor_bytes = 0, table_bytes = 0,
-           graph_bytes = 0, header_bytes = 0;
-  double entropy_bytes = 0;  // the streams' bound (PartBytes::entropy)
+  PartBytes bytes;          // where the file's bytes went; bytes.file is its size
   // Streams plus position code tables, ours and under Han et al.'s filler zeros.
   double comparable_bytes = 0, filler_scheme_bytes = 0;
-  double file_factor = 0;    // dense_bytes / file_bytes
+  double file_factor = 0;    // dense_bytes / bytes.file
   CodingReport coding;       // the streams' figures, with the seed's formula
   std::vector<dcz::TensorLayout> tensors;
   // The same model under each coder (the written file's among them).
