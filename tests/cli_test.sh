@@ -224,6 +224,19 @@ EOF
     else
       fail "frontier: $(cat "$tmp/out")"
     fi
+    # A run from before the validation figures: --data measures it from the file, as the pipeline did.
+    cp -r "$tmp/pipe3" "$tmp/pipe_old"
+    "$python" -c "import json, sys; r = json.load(open(sys.argv[1])); del r['final_validation_top1']
+json.dump(r, open(sys.argv[1], 'w'))" "$tmp/pipe_old/summary.json"
+    recorded=$("$python" -c "import json; print(f\"{100 * json.load(open('$tmp/pipe3/summary.json'))['final_validation_top1']:.2f}%\")")
+    if "$dcomp" frontier "$tmp/pipe" "$tmp/pipe_old" --data /usr/share/datasets/fashion-mnist --out "$tmp/frontier_old" \
+      >"$tmp/out" 2>&1; then
+      grep -q "^| $tmp/pipe_old | .* | $recorded (from the file) |" "$tmp/frontier_old/README.md" &&
+        pass "frontier --data: an unrecorded validation top-1 measured from the file, as recorded ($recorded)" ||
+        fail "frontier --data ($recorded): $(cat "$tmp/frontier_old/README.md")"
+    else
+      fail "frontier --data: $(cat "$tmp/out")"
+    fi
   else
     fail "pipeline from a pruned model: $(cat "$tmp/out")"
   fi

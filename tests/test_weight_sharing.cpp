@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -81,6 +82,39 @@ TEST(WeightSharing, SpecFromJsonRejectsBadBitsAndUnknownKeys) {
   EXPECT_EQ(s.fc_bits, 3);
   EXPECT_EQ(s.init, KMeansInit::kDensity);
   EXPECT_EQ(s.layer_bits.at(0).second, 6);
+}
+
+// Every quantizer shares the same way: zeros stay, the kept weights take
+// values of their layer's codebook (the uniform one equally spaced, without
+// zero), and the spec survives its JSON.
+TEST(WeightSharing, EveryQuantizerKeepsTheZerosAndItsSpec) {
+  for (const char* text : {R"({"conv_bits": 3, "fc_bits": 3})", R"({"conv_bits": 3, "fc_bits": 3, "quantizer": "ecsq", "lambda": 0.05})",
+                           R"({"conv_bits": 3, "fc_bits": 3, "quantizer": "uniform", "step": 0.5})",
+                           R"({"conv_bits": 3, "fc_bits": 3, "quantizer": "uniform"})"}) {
+    const ShareSpec spec = share_spec_from_json(nlohmann::json::parse(text));
+    EXPECT_EQ(to_json(share_spec_from_json(to_json(spec))), to_json(spec)) << text;
+    torch::manual_seed(0);
+    auto model = make_model("lenet5");
+    prune(*model, {"percentile", 0.6, {}});
+    std::vector<torch::Tensor> zeros;
+    for (const LayerWeight& l : model->prunable_weights()) zeros.push_back(l.weight.eq(0).clone());
+    const auto shared = share_weights(*model, spec);
+    const auto layers = model->prunable_weights();
+    for (size_t i = 0; i < layers.size(); ++i) {
+      EXPECT_TRUE(torch::equal(layers[i].weight.eq(0), zeros[i])) << text << " " << layers[i].name;
+      const std::vector<float>& c = shared[i].codebook;
+      for (float v : distinct_nonzeros(layers[i].weight)) EXPECT_NE(std::find(c.begin(), c.end(), v), c.end()) << text;
+      if (spec.quantizer == "uniform") {
+        ASSERT_EQ(c.size(), 8u);
+        EXPECT_FLOAT_EQ(c[4], -c[3]) << text;  // +-step, no zero level
+        for (size_t j = 1; j < 4; ++j) EXPECT_NEAR(c[4 + j] - c[3 + j], c[4], 1e-6) << text;
+      }
+    }
+  }
+  EXPECT_THROW(share_spec_from_json({{"step", 0.5}}), std::invalid_argument);  // k-means has no step
+  EXPECT_THROW(share_spec_from_json({{"quantizer", "uniform"}, {"lambda", 0.1}}), std::invalid_argument);
+  EXPECT_THROW(share_spec_from_json({{"quantizer", "uniform"}, {"step", -1}}), std::invalid_argument);
+  EXPECT_THROW(share_spec_from_json({{"quantizer", "lloyd"}}), std::invalid_argument);
 }
 
 // Trained quantization: the shared values move, the clusters and the zeros

@@ -4,7 +4,9 @@
 // and more accurate), and a plot of top-1 against the true file ratio, one
 // line per pruned model and coder, with the accuracy bar (baseline minus 1
 // point). Each run's file is re-encoded with the adaptive coder (in memory,
-// exactly the same weights) for the figure beside Huffman's.
+// exactly the same weights) for the figure beside Huffman's. With --data, a
+// run whose summary predates the validation figures gets one measured from
+// its file.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,7 +17,11 @@
 #include "cli/commands.h"
 #include "core/atomic_file.h"
 #include "core/compressed_file.h"
+#include "libtorch/compressed_model.h"
+#include "libtorch/data.h"
+#include "libtorch/models.h"
 #include "libtorch/pipeline.h"
+#include "libtorch/train.h"
 #include "report/svg_chart.h"
 
 namespace dcomp::cli {
@@ -28,15 +34,18 @@ struct FrontierOptions {
   std::vector<std::string> runs;
   std::string out_dir;
   double bar_points = 1.0;
+  std::string data_dir;  // for validation top-1 the runs did not record
 };
 
 struct Point {
   std::string name;
   json summary;
   uint64_t adaptive_bytes = 0;  // the run's file under the adaptive coder
+  double measured_validation_top1 = -1;  // by this command, where the run recorded none
   double top1() const { return summary["final_top1"]; }
-  // Held-out accuracy; runs from before it was recorded have none (-1).
-  double validation_top1() const { return summary.value("final_validation_top1", -1.0); }
+  // Held-out accuracy; runs from before it was recorded have none (-1)
+  // unless measured here.
+  double validation_top1() const { return summary.value("final_validation_top1", measured_validation_top1); }
   double file_factor() const { return summary["compression_file"]; }
   double adaptive_factor() const {
     return file_factor() * summary["file_bytes"].get<double>() / double(adaptive_bytes);
@@ -47,13 +56,28 @@ struct Point {
     std::string s = fmt::format("conv {}, fc {}", sharing["conv_bits"].get<int>(), sharing["fc_bits"].get<int>());
     for (const json& layer : sharing["layer_bits"])
       s += fmt::format(", {} {}", layer[0].get<std::string>(), layer[1].get<int>());
-    if (sharing.value("quantizer", "kmeans") != "kmeans")
-      s += fmt::format("; {} lambda {}", sharing["quantizer"].get<std::string>(), sharing["lambda"].get<double>());
+    const std::string quantizer = sharing.value("quantizer", "kmeans");
+    if (quantizer == "ecsq") s += fmt::format("; ecsq lambda {}", sharing["lambda"].get<double>());
+    if (quantizer == "uniform") {
+      const double step = sharing["step"];
+      s += step > 0 ? fmt::format("; uniform step {}", step) : "; uniform";
+    }
     return s;
   }
 };
 
-Point read_point(const std::string& run) {
+// Top-1 of the file's model on the validation split of `data_dir`.
+double file_validation_top1(const dcz::Model& file, const std::string& data_dir, int64_t validation_size) {
+  const std::string* architecture = file.find("model");
+  if (!architecture || *architecture == "torchscript")
+    throw std::runtime_error("--data measures built-in models only");
+  std::unique_ptr<Model> model = make_model(*architecture);
+  load_state_dict(*model, expanded_state_dict(file));
+  const DatasetInfo info = file_data(file);
+  return evaluate(*model, load_splits(info, data_dir, validation_size).validation, info, torch::kCPU).top1;
+}
+
+Point read_point(const std::string& run, const std::string& data_dir) {
   const fs::path summary = fs::path(run) / "summary.json";
   if (!fs::exists(summary)) throw std::runtime_error(run + ": no summary.json (is this a finished pipeline run?)");
   fs::path name = fs::path(run).lexically_normal();
@@ -68,6 +92,9 @@ Point read_point(const std::string& run) {
     throw std::runtime_error(file.string() + ": not the file its summary.json describes");
   for (dcz::Tensor& t : model.tensors) t.coder = dcz::Coder::kAdaptive;
   p.adaptive_bytes = dcz::encode(model).size();
+  if (!data_dir.empty() && !p.summary.contains("final_validation_top1"))
+    p.measured_validation_top1 =
+        file_validation_top1(model, data_dir, p.summary["config"].value(json::json_pointer("/trained_quantization/validation_size"), 5000));
   return p;
 }
 
@@ -82,7 +109,7 @@ bool dominated(const Point& p, const std::vector<Point>& all) {
 
 void run_frontier_command(const FrontierOptions& o) {
   std::vector<Point> points;
-  for (const std::string& run : o.runs) points.push_back(read_point(run));
+  for (const std::string& run : o.runs) points.push_back(read_point(run, o.data_dir));
   const double baseline = points.front().summary["baseline_top1"];
   for (const Point& p : points)
     if (p.summary["baseline_top1"].get<double>() != baseline)
@@ -111,7 +138,8 @@ void run_frontier_command(const FrontierOptions& o) {
       "(baseline minus {} point); on the validation split (the last 5,000 training images, never trained on) "
       "the baseline has {}. A point is on the frontier when no other is both smaller "
       "and at least as accurate on test. Top-1 is of the model as its file holds it, on the whole test set and the "
-      "whole validation split; a point holds the bar when it does on both.\n\n"
+      "whole validation split; a point holds the bar when it does on both. Runs older than the validation "
+      "figures have theirs measured from their files by `dcomp frontier --data` (marked: from the file).\n\n"
       "File ratios and bytes are Huffman's (the file the run wrote) and the adaptive coder's (the same "
       "weights, re-encoded: `dcomp pack --coder adaptive`).\n\n"
       "| run | pruned | bits | test top-1 | loss (points) | validation top-1 | formula | file | file bytes | "
@@ -125,7 +153,9 @@ void run_frontier_command(const FrontierOptions& o) {
     md += fmt::format("| {} | {:.1f}% | {} | {:.2f}% | {:.2f} | {} | {:.1f}x | {:.1f}x | {} | {:.1f}x | {} | {} | {} | "
                       "{} | {} |\n",
                       p.name, 100 * p.sparsity(), p.bits(), 100 * p.top1(), 100 * (baseline - p.top1()),
-                      has_validation ? fmt::format("{:.2f}%", 100 * p.validation_top1()) : "not recorded",
+                      !has_validation ? "not recorded"
+                      : fmt::format("{:.2f}%{}", 100 * p.validation_top1(),
+                                    p.measured_validation_top1 >= 0 ? " (from the file)" : ""),
                       p.summary["compression_formula"].get<double>(), p.file_factor(),
                       p.summary["file_bytes"].get<uint64_t>(), p.adaptive_factor(), p.adaptive_bytes,
                       dominated(p, points) ? "" : "yes",
@@ -162,6 +192,8 @@ void add_frontier_command(CLI::App& app) {
   cmd->add_option("runs", o->runs, "Pipeline run or results directories (each with summary.json)")->required();
   cmd->add_option("--out", o->out_dir, "Where README.md and frontier.svg go")->required();
   cmd->add_option("--bar", o->bar_points, "Accuracy bar: points below the baseline")->capture_default_str();
+  cmd->add_option("--data", o->data_dir, "Dataset directory: measure validation top-1 from the files of runs "
+                                         "that did not record it")->check(CLI::ExistingDirectory);
   cmd->callback([o] { run_frontier_command(*o); });
 }
 

@@ -92,10 +92,13 @@ void add_quantize_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", o->spec.seed, "Seed for random and k-means++ starts")->capture_default_str();
   cmd->add_option("--quantizer", o->spec.quantizer,
-                  "kmeans, or ecsq: entropy-constrained clusters from k-means' (docs/weight_sharing.md)")
-      ->check(CLI::IsMember({"kmeans", "ecsq"}))
+                  "kmeans; ecsq: entropy-constrained clusters from k-means'; uniform: levels at multiples "
+                  "of a step (docs/weight_sharing.md)")
+      ->check(CLI::IsMember({"kmeans", "ecsq", "uniform"}))
       ->capture_default_str();
   cmd->add_option("--lambda", o->spec.lambda, "ecsq's rate weight, in units of each layer's weight variance")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--step", o->spec.step, "uniform's step, in units of each layer's weight RMS (0: span the range)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--spec", o->spec_file, "JSON weight-sharing spec instead of the flags")->check(CLI::ExistingFile);
   add_split_options(*cmd, o->split, /*allow_none=*/true);

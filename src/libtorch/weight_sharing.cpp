@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "core/ecsq.h"
+#include "core/uniform_quantizer.h"
 #include "libtorch/prune.h"
 
 namespace dcomp {
@@ -16,10 +17,12 @@ void validate(const ShareSpec& spec) {
   check(spec.conv_bits, "conv");
   check(spec.fc_bits, "fc");
   for (const auto& [pattern, bits] : spec.layer_bits) check(bits, "'" + pattern + "'");
-  if (spec.quantizer != "kmeans" && spec.quantizer != "ecsq")
-    throw std::invalid_argument("unknown quantizer '" + spec.quantizer + "' (kmeans or ecsq)");
+  if (spec.quantizer != "kmeans" && spec.quantizer != "ecsq" && spec.quantizer != "uniform")
+    throw std::invalid_argument("unknown quantizer '" + spec.quantizer + "' (kmeans, ecsq or uniform)");
   if (!(spec.lambda >= 0)) throw std::invalid_argument("lambda must be >= 0");
-  if (spec.quantizer == "kmeans" && spec.lambda != 0) throw std::invalid_argument("lambda is ecsq's setting");
+  if (!(spec.step >= 0)) throw std::invalid_argument("step must be >= 0");
+  if (spec.quantizer != "ecsq" && spec.lambda != 0) throw std::invalid_argument("lambda is ecsq's setting");
+  if (spec.quantizer != "uniform" && spec.step != 0) throw std::invalid_argument("step is uniform's setting");
 }
 
 nlohmann::json to_json(const ShareSpec& s) {
@@ -27,7 +30,8 @@ nlohmann::json to_json(const ShareSpec& s) {
   for (const auto& [pattern, bits] : s.layer_bits) layers.push_back({pattern, bits});
   nlohmann::json j = {{"conv_bits", s.conv_bits}, {"fc_bits", s.fc_bits}, {"layer_bits", layers},
                       {"init", to_string(s.init)},  {"seed", s.seed}};
-  if (s.quantizer != "kmeans") j.update({{"quantizer", s.quantizer}, {"lambda", s.lambda}});
+  if (s.quantizer == "ecsq") j.update({{"quantizer", s.quantizer}, {"lambda", s.lambda}});
+  if (s.quantizer == "uniform") j.update({{"quantizer", s.quantizer}, {"step", s.step}});
   return j;
 }
 
@@ -41,6 +45,7 @@ ShareSpec share_spec_from_json(const nlohmann::json& j) {
       else if (key == "seed") value.get_to(s.seed);
       else if (key == "quantizer") value.get_to(s.quantizer);
       else if (key == "lambda") value.get_to(s.lambda);
+      else if (key == "step") value.get_to(s.step);
       else if (key == "layer_bits") {
         for (const auto& pair : value) s.layer_bits.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<int>());
       } else {
@@ -74,7 +79,8 @@ std::vector<SharedLayer> share_weights(Model& model, const ShareSpec& spec) {
     const torch::Tensor nonzero = flat.nonzero().flatten();  // positions of the kept weights
     const torch::Tensor kept = flat.index_select(0, nonzero).contiguous();
     const std::vector<float> values(kept.data_ptr<float>(), kept.data_ptr<float>() + kept.numel());
-    KMeansResult km = kmeans_1d(values, 1 << shared.bits, spec.init, spec.seed);
+    KMeansResult km = spec.quantizer == "uniform" ? uniform_quantize_1d(values, 1 << shared.bits, spec.step)
+                                                  : kmeans_1d(values, 1 << shared.bits, spec.init, spec.seed);
     if (spec.quantizer == "ecsq") km = ecsq_1d(values, km.centroids, spec.lambda);
     shared.codebook = km.centroids;
     auto assignment = torch::tensor(std::vector<int64_t>(km.assignment.begin(), km.assignment.end()), torch::kInt64);

@@ -1,9 +1,10 @@
 // Weight sharing (Han et al. 2015, section 3): each prunable layer's nonzero
 // weights are clustered by k-means into 2^bits shared values; a weight is
 // then a small index into its layer's codebook. Pruned weights stay 0.0 and
-// take no centroid. The "ecsq" quantizer goes on from k-means' clusters to
-// entropy-constrained ones (core/ecsq.h), fewer bits for the entropy coder
-// at some distortion.
+// take no centroid. Two other quantizers take k-means' place: "ecsq" goes on
+// from k-means' clusters to entropy-constrained ones (core/ecsq.h), fewer
+// bits for the entropy coder at some distortion; "uniform" puts the levels
+// at the nonzero multiples of a step (core/uniform_quantizer.h).
 #pragma once
 
 #include <torch/torch.h>
@@ -26,8 +27,9 @@ struct ShareSpec {
   std::vector<std::pair<std::string, int>> layer_bits;
   KMeansInit init = KMeansInit::kLinear;
   uint64_t seed = 0;
-  std::string quantizer = "kmeans";  // or "ecsq"
+  std::string quantizer = "kmeans";  // or "ecsq" or "uniform"
   double lambda = 0;                 // ecsq's rate weight, in units of each layer's weight variance
+  double step = 0;                   // uniform's step, in units of each layer's weight RMS; 0 spans the range
 };
 void validate(const ShareSpec& spec);
 ShareSpec share_spec_from_json(const nlohmann::json& j);  // rejects unknown keys
