@@ -53,3 +53,38 @@ TEST(CompressedModel, PackGivesBackTheSharedWeightsBitForBit) {
     EXPECT_EQ(report.bytes.file, std::filesystem::file_size(dir.file("m.dcz")));
   }
 }
+
+// Pruned weights are +0.0 wherever dcomp puts them (a mask fills with 0, it
+// does not multiply a negative weight by 0): after pruning, after a step of
+// trained quantization (whose snap would leave -0.0 under a negative
+// centroid), in a saved state_dict and in the unpacked file. Sign bits are
+// counted, since -0.0 == 0.0.
+TEST(CompressedModel, PrunedWeightsArePositiveZero) {
+  const auto negative_zeros = [](const StateDict& weights) {
+    int64_t n = 0;
+    for (const auto& [name, t] : weights)
+      if (t.is_floating_point()) n += (t.eq(0) & t.signbit()).sum().item<int64_t>();
+    return n;
+  };
+  torch::manual_seed(0);
+  auto model = make_model("lenet5");
+  prune(*model, {"percentile", 0.7, {}});
+  EXPECT_EQ(negative_zeros(model->state_dict()), 0) << "after pruning";
+  ShareSpec spec;
+  spec.conv_bits = spec.fc_bits = 2;
+  TiedWeights tied(*model, share_weights(*model, spec));
+  const TrainHooks hooks = tied.training_hooks();
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.1));
+  model->train();
+  torch::nn::functional::cross_entropy(model->forward(torch::randn({8, 1, 28, 28})), torch::randint(0, 10, {8}))
+      .backward();
+  hooks.after_backward();
+  sgd.step();
+  hooks.after_step();
+  EXPECT_EQ(negative_zeros(model->state_dict()), 0) << "after a trained-quantization step";
+  TempDir dir;
+  save_state_dict(model->state_dict(), dir.file("m.pt"));
+  EXPECT_EQ(negative_zeros(load_state_dict_file(dir.file("m.pt"))), 0) << "saved";
+  pack(*model, dir.file("m.dcz"), dcz::Storage::kFloat32);
+  EXPECT_EQ(negative_zeros(expanded_state_dict(dcz::read(dir.file("m.dcz")))), 0) << "unpacked";
+}

@@ -47,6 +47,25 @@ class ByteWriter {
   std::vector<uint8_t> bytes_;
 };
 
+// Well-formed UTF-8 (RFC 3629): no overlong forms, surrogates or code
+// points above U+10FFFF.
+inline bool is_utf8(const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n;) {
+    const uint8_t c = p[i];
+    const int extra = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+    if (extra < 0 || i + size_t(extra) >= n) return false;
+    uint32_t code = extra == 0 ? c : c & (0x3F >> extra);
+    for (int k = 1; k <= extra; ++k) {
+      if ((p[i + size_t(k)] & 0xC0) != 0x80) return false;
+      code = code << 6 | (p[i + size_t(k)] & 0x3F);
+    }
+    static constexpr uint32_t kSmallest[] = {0, 0x80, 0x800, 0x10000};
+    if (code < kSmallest[extra] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
+    i += size_t(extra) + 1;
+  }
+  return true;
+}
+
 class ByteReader {
  public:
   ByteReader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
@@ -65,16 +84,19 @@ class ByteReader {
     for (int shift = 0; shift < 64; shift += 7) {
       const uint8_t byte = u8();
       if (shift == 63 && byte > 1) break;  // more than 64 bits
+      // A last byte of 0 after others adds nothing: one encoding per value.
+      if (byte == 0 && shift > 0) throw FormatError("overlong variable-length integer");
       v |= uint64_t(byte & 0x7F) << shift;
       if (!(byte & 0x80)) return v;
     }
     throw FormatError("malformed variable-length integer");
   }
-  // A string of at most `max_length` bytes (checked before allocating).
+  // A UTF-8 string of at most `max_length` bytes (checked before allocating).
   std::string string(uint32_t max_length) {
     const uint64_t length = varint();
     if (length > max_length) throw FormatError("string of " + std::to_string(length) + " bytes exceeds the limit");
     const uint8_t* p = take(length);
+    if (!is_utf8(p, size_t(length))) throw FormatError("string is not UTF-8");
     return std::string(reinterpret_cast<const char*>(p), size_t(length));
   }
   // The next `count` bytes, in place.

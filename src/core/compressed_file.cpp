@@ -72,17 +72,38 @@ uint64_t code_lengths_bytes(const std::vector<uint8_t>& lengths) {
   return 2 + (used * kCodeLengthBits + 7) / 8;
 }
 
-std::vector<uint8_t> read_code_lengths(ByteReader& in, size_t alphabet, const char* what) {
+// The bits after a stream's last one, up to its byte's end, are zero: every
+// content has one encoding.
+void check_padding(const uint8_t* data, uint64_t bits, const std::string& what) {
+  if (bits % 8 != 0 && (data[bits / 8] & (0xFFu >> (bits % 8))) != 0)
+    throw FormatError(what + " padding bits are not zero");
+}
+
+// A code-length table over an alphabet of `alphabet` symbols; `what` names
+// the code ("tensor 'w': index code").
+std::vector<uint8_t> read_code_lengths(ByteReader& in, size_t alphabet, const std::string& what) {
   const uint16_t count = in.u16();
-  if (count > alphabet) throw FormatError(std::string(what) + " code lists more symbols than its alphabet");
+  if (count > alphabet) throw FormatError(what + " lists more symbols than its alphabet");
   const uint64_t bytes = (uint64_t(count) * kCodeLengthBits + 7) / 8;
-  BitReader bits(in.take(bytes), size_t(bytes), uint64_t(count) * kCodeLengthBits);
+  const uint8_t* data = in.take(bytes);
+  BitReader bits(data, size_t(bytes), uint64_t(count) * kCodeLengthBits);
   std::vector<uint8_t> lengths(count);
   for (uint8_t& l : lengths) {
     l = uint8_t(bits.read(kCodeLengthBits));
-    if (l > kMaxCodeLength) throw FormatError(std::string(what) + " code length above " + std::to_string(kMaxCodeLength));
+    if (l > kMaxCodeLength) throw FormatError(what + ": a length above " + std::to_string(kMaxCodeLength));
   }
+  if (count > 0 && lengths.back() == 0) throw FormatError(what + " ends in symbols without a code");
+  check_padding(data, uint64_t(count) * kCodeLengthBits, what + " table's");
   return lengths;
+}
+
+// The lengths form a complete prefix code (or one symbol of length 1).
+void check_code(const std::vector<uint8_t>& lengths, const std::string& what) {
+  try {
+    huffman::canonical_codes(lengths);
+  } catch (const FormatError& error) {
+    throw FormatError(what + ": " + error.what());
+  }
 }
 
 void huffman_stream(const std::vector<uint8_t>& lengths, const std::vector<uint32_t>& symbols,
@@ -100,6 +121,8 @@ void huffman_stream(const std::vector<uint8_t>& lengths, const std::vector<uint3
 void validate(const Tensor& t) {
   const std::string where = "tensor '" + t.name + "': ";
   if (t.name.empty() || t.name.size() > kMaxNameBytes) throw std::invalid_argument(where + "bad name length");
+  if (!is_utf8(reinterpret_cast<const uint8_t*>(t.name.data()), t.name.size()))
+    throw std::invalid_argument(where + "name is not UTF-8");
   if (t.shape.size() > size_t(kMaxRank)) throw std::invalid_argument(where + "rank above 8");
   for (int64_t d : t.shape)
     if (d < 0) throw std::invalid_argument(where + "negative dimension");
@@ -308,12 +331,19 @@ Entry read_entry(ByteReader& in, const std::string& previous_name, uint32_t vers
     e.stream_bytes = in.varint();
     return e;
   }
-  e.index_lengths = read_code_lengths(in, codebook_size, "index");
+  e.index_lengths = read_code_lengths(in, codebook_size, where + "index code");
   e.gap_bits = in.u8();
   if (e.gap_bits < 1 || e.gap_bits > gaps::kMaxBits) throw FormatError(where + "gap bits outside [1, 12]");
-  e.gap_lengths = read_code_lengths(in, size_t{1} << e.gap_bits, "position");
+  e.gap_lengths = read_code_lengths(in, size_t{1} << e.gap_bits, where + "position code");
   e.index_bits = in.varint();
   e.gap_stream_bits = in.varint();
+  if (e.nonzeros == 0) {
+    if (!e.index_lengths.empty() || !e.gap_lengths.empty() || e.index_bits != 0 || e.gap_stream_bits != 0)
+      throw FormatError(where + "codes or streams without nonzeros");
+    return e;
+  }
+  check_code(e.index_lengths, where + "index code");
+  check_code(e.gap_lengths, where + "position code");
   // Every symbol takes at least one bit: this bounds the decoded arrays by the file's size.
   if (e.nonzeros > e.index_bits || e.nonzeros > e.gap_stream_bits)
     throw FormatError(where + "streams too short for the nonzero count");
@@ -339,16 +369,10 @@ void read_adaptive_payload(ByteReader& in, Entry& e) {
   e.tensor.shared.indices = std::move(view.indices);
 }
 
-void read_shared_payload(ByteReader& in, Entry& e) {
+// The two Huffman streams into positions and indices (messages without the
+// tensor's name: the caller adds it).
+void decode_huffman_streams(Entry& e, const uint8_t* index_data, const uint8_t* gap_data) {
   SharedTensor& s = e.tensor.shared;
-  const std::string where = "tensor '" + e.tensor.name + "': ";
-  if (e.tensor.coder == Coder::kAdaptive) return read_adaptive_payload(in, e);
-  if (e.nonzeros == 0) {
-    if (e.index_bits != 0 || e.gap_stream_bits != 0) throw FormatError(where + "streams without nonzeros");
-    return;
-  }
-  const uint8_t* index_data = take_stream(in, e.index_bits, where);
-  const uint8_t* gap_data = take_stream(in, e.gap_stream_bits, where);
   const huffman::Decoder index_decoder(e.index_lengths);
   const huffman::Decoder gap_decoder(e.gap_lengths);
   BitReader index_bits(index_data, size_t((e.index_bits + 7) / 8), e.index_bits);
@@ -363,17 +387,31 @@ void read_shared_payload(ByteReader& in, Entry& e) {
     uint32_t symbol;
     while ((symbol = gap_decoder.decode(gap_bits)) == escape) {
       next += escape;
-      if (next >= numel) throw FormatError(where + "position beyond the tensor");
+      if (next >= numel) throw FormatError("position beyond the tensor");
     }
     next += symbol;
-    if (next >= numel) throw FormatError(where + "position beyond the tensor");
+    if (next >= numel) throw FormatError("position beyond the tensor");
     s.positions[size_t(i)] = uint32_t(next++);
     const uint32_t index = index_decoder.decode(index_bits);
-    if (index >= s.codebook.size()) throw FormatError(where + "index outside the codebook");
+    if (index >= s.codebook.size()) throw FormatError("index outside the codebook");
     s.indices[size_t(i)] = uint8_t(index);
   }
-  if (index_bits.remaining() != 0 || gap_bits.remaining() != 0)
-    throw FormatError(where + "stream not consumed exactly");
+  if (index_bits.remaining() != 0 || gap_bits.remaining() != 0) throw FormatError("stream not consumed exactly");
+  check_padding(index_data, e.index_bits, "index stream's");
+  check_padding(gap_data, e.gap_stream_bits, "position stream's");
+}
+
+void read_shared_payload(ByteReader& in, Entry& e) {
+  if (e.tensor.coder == Coder::kAdaptive) return read_adaptive_payload(in, e);
+  if (e.nonzeros == 0) return;
+  const std::string where = "tensor '" + e.tensor.name + "': ";
+  const uint8_t* index_data = take_stream(in, e.index_bits, where);
+  const uint8_t* gap_data = take_stream(in, e.gap_stream_bits, where);
+  try {
+    decode_huffman_streams(e, index_data, gap_data);
+  } catch (const FormatError& error) {
+    throw FormatError(where + error.what());
+  }
 }
 
 // t's values as stored: little-endian float32, float16 or int64.
@@ -458,8 +496,13 @@ std::vector<uint8_t> encode(const Model& model, Layout* layout) {
   out.u32(kVersion);
   out.u32(uint32_t(model.metadata.size()));
   out.u32(uint32_t(model.tensors.size()));
+  std::set<std::string> keys;
   for (const auto& [key, value] : model.metadata) {
     if (key.size() > kMaxNameBytes || value.size() > kMaxValueBytes) throw std::invalid_argument("metadata too long");
+    if (!keys.insert(key).second) throw std::invalid_argument("duplicate metadata key '" + key + "'");
+    if (!is_utf8(reinterpret_cast<const uint8_t*>(key.data()), key.size()) ||
+        !is_utf8(reinterpret_cast<const uint8_t*>(value.data()), value.size()))
+      throw std::invalid_argument("metadata '" + key + "' is not UTF-8");
     out.string(key);
     out.string(value);
   }
@@ -584,8 +627,10 @@ Model decode(const uint8_t* data, size_t size) {
   if (metadata_count > kMaxMetadata) throw FormatError("too many metadata entries");
   if (tensor_count > kMaxTensors) throw FormatError("too many tensors");
   Model model;
+  std::set<std::string> keys;
   for (uint32_t i = 0; i < metadata_count; ++i) {
     std::string key = in.string(kMaxNameBytes);
+    if (!keys.insert(key).second) throw FormatError("duplicate metadata key '" + key + "'");
     model.metadata.emplace_back(std::move(key), in.string(kMaxValueBytes));
   }
   std::vector<Entry> entries;
