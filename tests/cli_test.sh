@@ -240,6 +240,26 @@ json.dump(r, open(sys.argv[1], 'w'))" "$tmp/pipe_old/summary.json"
   else
     fail "pipeline from a pruned model: $(cat "$tmp/out")"
   fi
+  # A budget: the prune stage plans each layer's sparsity and bits from measured sensitivity, then runs the plan.
+  cat >"$tmp/budget.json" <<EOF
+{"model": "lenet300", "baseline": "$baseline", "pruning": {"end_epoch": 1}, "budget": {"file_bytes": 30000},
+ "retraining": {"epochs": 2, "lr": 0.01, "bf16": false}, "weight_sharing": {"fc_bits": 4},
+ "trained_quantization": {"epochs": 1, "lr": 0.0001, "weight_decay": 0, "bf16": false}, "dense_float16": true}
+EOF
+  if "$dcomp" pipeline --config "$tmp/budget.json" --run-dir "$tmp/budget" >"$tmp/out" 2>&1; then
+    expect_json "budget: a plan per layer, its estimate within the budget, the file within 1% of it" \
+      "$tmp/budget/plan.json" "len(r['layers']) == 3 and 29000 < r['estimated_file_bytes'] <= 30000 and abs(json.load(open('$tmp/budget/summary.json'))['file_bytes'] - 30000) < 300 and {l['bits'] for l in r['layers']} <= {3, 4, 5} and 'fc1.weight' in r['sensitivity']"
+    expect_json "budget: the run used the plan's sparsity and bits" "$tmp/budget/summary.json" \
+      "r['bits_per_layer'] == {l['name']: l['bits'] for l in r['allocation']['layers']} and abs(1 - r['nonzero'] / r['total'] - sum(l['sparsity'] * n for l, n in zip(r['allocation']['layers'], [235200, 30000, 1000])) / 266200) < 0.002"
+  else
+    fail "budget pipeline: $(cat "$tmp/out")"
+  fi
+  sed 's/"file_bytes": 30000/"file_bytes": 1000/' "$tmp/budget.json" >"$tmp/budget2.json"
+  expect_error "a budget below the rest of the file" "leaves nothing for the weights" "$dcomp" pipeline \
+    --config "$tmp/budget2.json" --run-dir "$tmp/budget2"
+  sed 's/"end_epoch": 1/"end_epoch": 1, "targets": [["*", 0.5]]/' "$tmp/budget.json" >"$tmp/budget3.json"
+  expect_error "a budget beside pruning targets" "the plan chooses the pruning targets" "$dcomp" pipeline \
+    --config "$tmp/budget3.json" --run-dir "$tmp/budget3"
   sed 's/"weight_sharing"/"pruning": {"method": "layerwise", "targets": []}, "weight_sharing"/' "$tmp/pipeline3.json" >"$tmp/pipeline4.json"
   expect_error "pipeline refuses pruning settings beside a pruned model" "or 'pruned', not both" \
     "$dcomp" pipeline --config "$tmp/pipeline4.json" --run-dir "$tmp/pipe4"

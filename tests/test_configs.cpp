@@ -58,6 +58,7 @@ TEST(CommittedConfigs, ParseAndNameCommittedFiles) {
     }
     PipelineConfig config;
     ASSERT_NO_THROW(config = pipeline_config_from_json(j));
+    EXPECT_EQ(to_json(pipeline_config_from_json(to_json(config))), to_json(config));  // as the run keeps it
     EXPECT_TRUE(fs::exists(kSource / config.baseline)) << config.baseline;
     if (!config.pruned.empty()) {
       EXPECT_TRUE(fs::exists(kSource / config.pruned)) << config.pruned;

@@ -52,6 +52,12 @@ struct Point {
   }
   double sparsity() const { return 1 - summary["nonzero"].get<double>() / summary["total"].get<double>(); }
   std::string bits() const {
+    if (summary.contains("allocation")) {  // the plan's, per layer
+      int least = 8, most = 1;
+      for (const json& layer : summary["allocation"]["layers"])
+        least = std::min(least, layer["bits"].get<int>()), most = std::max(most, layer["bits"].get<int>());
+      return fmt::format("{} to {}, planned for {} B", least, most, summary["allocation"]["budget_bytes"].get<uint64_t>());
+    }
     const json& sharing = summary["config"]["weight_sharing"];
     std::string s = fmt::format("conv {}, fc {}", sharing["conv_bits"].get<int>(), sharing["fc_bits"].get<int>());
     for (const json& layer : sharing["layer_bits"])

@@ -23,14 +23,28 @@ using json = nlohmann::json;
 
 namespace {
 
-json schedule_to_json(const PruneSchedule& s) {
+// With a budget, the schedule alone (the plan gives the targets).
+json schedule_to_json(const PruneSchedule& s, bool budget) {
   json targets = json::array();
   for (const auto& [pattern, sparsity] : s.target.targets) targets.push_back({pattern, sparsity});
-  json j = {{"method", s.target.method}, {"initial", s.initial}, {"begin_epoch", s.begin_epoch},
-            {"end_epoch", s.end_epoch},  {"every", s.every},     {"shape", s.shape}};
+  json j = {{"initial", s.initial}, {"begin_epoch", s.begin_epoch}, {"end_epoch", s.end_epoch},
+            {"every", s.every},     {"shape", s.shape}};
+  if (budget) return j;
+  j["method"] = s.target.method;
   if (s.target.method == "layerwise") j["targets"] = targets;
   else j["amount"] = s.target.amount;
   return j;
+}
+
+// A budget's schedule: the plan's targets stand in for the placeholder.
+PruneSchedule budget_schedule_from_json(json j) {
+  for (const char* key : {"method", "targets", "amount"})
+    if (j.contains(key))
+      throw std::invalid_argument(std::string("with a budget the plan chooses the pruning targets: '") + key +
+                                  "' does not belong in 'pruning'");
+  j["method"] = "layerwise";
+  j["targets"] = json::array({json::array({"*", 0.0})});
+  return prune_schedule_from_json(j);
 }
 
 // What the stages share: the config, the data, and where things go.
@@ -89,6 +103,38 @@ struct Stages {
     return record;
   }
 
+  // The budget's plan, measured once and kept in the run directory.
+  AllocationPlan plan() const {
+    const fs::path path = fs::path(run.run_dir) / "plan.json";
+    if (fs::exists(path)) return allocation_plan_from_json(read_json_file(path.string()));
+    fmt::print("plan: per-layer sensitivity on the validation split, for a budget\n");
+    auto model = load("baseline");
+    const AllocationPlan p =
+        plan_allocation(*model, *config.budget, config.weight_sharing, data.validation, info, device,
+                        config.dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32);
+    write_file_atomic(path.string(), to_json(p).dump(2) + "\n");
+    fmt::print("plan: {:.0f} bytes estimated for a budget of {} ({})\n", p.estimated_file_bytes, p.budget_bytes,
+               path.string());
+    return p;
+  }
+
+  PruneSchedule pruning() const {
+    PruneSchedule s = config.pruning;
+    if (!config.budget) return s;
+    s.target.targets.clear();
+    for (const LayerAllocation& l : plan().layers) s.target.targets.emplace_back(l.name, l.sparsity);
+    return s;
+  }
+
+  ShareSpec weight_sharing() const {
+    ShareSpec s = config.weight_sharing;
+    if (!config.budget) return s;
+    std::vector<std::pair<std::string, int>> bits;
+    for (const LayerAllocation& l : plan().layers) bits.emplace_back(l.name, l.bits);
+    s.layer_bits.insert(s.layer_bits.begin(), bits.begin(), bits.end());
+    return s;
+  }
+
   json prune() const {
     std::unique_ptr<Model> model;
     json record;
@@ -96,7 +142,7 @@ struct Stages {
       model = load("baseline");
       Masks masks = Masks::from_zeros(*model);
       record["trained_seconds"] =
-          train_in("prune", *model, config.retraining, scheduled_pruning_hooks(*model, config.pruning, masks))
+          train_in("prune", *model, config.retraining, scheduled_pruning_hooks(*model, pruning(), masks))
               .wall_seconds;
     } else {
       model = load_file(config.pruned);
@@ -110,7 +156,7 @@ struct Stages {
 
   json share() const {
     auto model = load("prune");
-    share_weights(*model, config.weight_sharing);
+    share_weights(*model, weight_sharing());
     save("share", *model);
     return accuracy(*model);
   }
@@ -203,6 +249,12 @@ json summary(const PipelineConfig& config, const PipelineRun& run, const std::ve
   // Stages finished by a dcomp older than the validation figures have none.
   if (validation_top1.contains("baseline")) out["baseline_validation_top1"] = validation_top1["baseline"];
   if (validation_top1.contains("pack")) out["final_validation_top1"] = validation_top1["pack"];
+  const fs::path plan = fs::path(run.run_dir) / "plan.json";
+  if (config.budget && fs::exists(plan)) {
+    json p = read_json_file(plan.string());
+    p.erase("sensitivity");
+    out["allocation"] = p;
+  }
   return out;
 }
 
@@ -231,7 +283,8 @@ PipelineConfig pipeline_config_from_json(const json& j) {
     else if (key == "data") c.data = data_source_from_json(value);
     else if (key == "baseline") value.get_to(c.baseline);
     else if (key == "baseline_training") c.baseline_training = train_config_from_json(value);
-    else if (key == "pruning") c.pruning = prune_schedule_from_json(value);
+    else if (key == "pruning") c.pruning = j.contains("budget") ? budget_schedule_from_json(value) : prune_schedule_from_json(value);
+    else if (key == "budget") c.budget = budget_spec_from_json(value);
     else if (key == "retraining") c.retraining = train_config_from_json(value);
     else if (key == "weight_sharing") c.weight_sharing = share_spec_from_json(value);
     else if (key == "trained_quantization") c.trained_quantization = train_config_from_json(value);
@@ -240,6 +293,7 @@ PipelineConfig pipeline_config_from_json(const json& j) {
     else throw std::invalid_argument("unknown pipeline setting '" + key + "'");
   }
   if (c.baseline.empty()) throw std::invalid_argument("the pipeline config needs a baseline path");
+  if (c.budget && !c.pruned.empty()) throw std::invalid_argument("a budget plans the pruning: it needs 'pruning', not 'pruned'");
   for (const std::string key : {"weight_sharing", "trained_quantization"})
     if (!j.contains(key)) throw std::invalid_argument("the pipeline config needs '" + key + "'");
   if (c.retraining.validation_size != c.trained_quantization.validation_size)
@@ -256,7 +310,8 @@ json to_json(const PipelineConfig& c) {
   if (!c.data.dataset.empty()) j["data"] = to_json(c.data);
   if (c.baseline_training) j["baseline_training"] = to_json(*c.baseline_training);
   if (c.pruned.empty()) {
-    j["pruning"] = schedule_to_json(c.pruning);
+    j["pruning"] = schedule_to_json(c.pruning, c.budget.has_value());
+    if (c.budget) j["budget"] = to_json(*c.budget);
     j["retraining"] = to_json(c.retraining);
   } else {
     j["pruned"] = c.pruned;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "libtorch/allocation.h"
 #include "libtorch/data.h"
 #include "libtorch/prune.h"
 #include "libtorch/train.h"
@@ -27,6 +28,10 @@ struct PipelineConfig {
   std::string baseline;                          // trained weights to start from
   std::optional<TrainConfig> baseline_training;  // how to train them if the file is missing
   PruneSchedule pruning;                         // targets reached during `retraining`
+  // With a budget, the prune stage first plans each layer's sparsity and
+  // bits for it (RUN_DIR/plan.json): `pruning` then gives only the
+  // schedule, and the plan's bits override `weight_sharing`'s.
+  std::optional<BudgetSpec> budget;
   // retraining and trained_quantization may distil; their teacher defaults
   // to the baseline.
   TrainConfig retraining;
@@ -41,8 +46,8 @@ struct PipelineConfig {
   bool dense_float16 = false;
 };
 // Keys: model, data, baseline, baseline_training, pruning and retraining
-// (or pruned), weight_sharing, trained_quantization, dense_float16; unknown
-// keys are errors.
+// (or pruned), budget, weight_sharing, trained_quantization, dense_float16;
+// unknown keys are errors.
 PipelineConfig pipeline_config_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const PipelineConfig& config);
 

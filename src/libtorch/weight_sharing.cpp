@@ -69,31 +69,33 @@ int bits_for(const ShareSpec& spec, const LayerWeight& layer) {
 
 }  // namespace
 
+SharedLayer share_layer(LayerWeight& layer, int bits, const ShareSpec& spec) {
+  torch::NoGradGuard no_grad;
+  SharedLayer shared{layer.name, bits, {}, {}};
+  const torch::Tensor flat = layer.weight.detach().flatten().to(torch::kCPU, torch::kFloat32).contiguous();
+  const torch::Tensor nonzero = flat.nonzero().flatten();  // positions of the kept weights
+  const torch::Tensor kept = flat.index_select(0, nonzero).contiguous();
+  const std::vector<float> values(kept.data_ptr<float>(), kept.data_ptr<float>() + kept.numel());
+  KMeansResult km = spec.quantizer == "uniform" ? uniform_quantize_1d(values, 1 << bits, spec.step)
+                                                : kmeans_1d(values, 1 << bits, spec.init, spec.seed);
+  if (spec.quantizer == "ecsq") km = ecsq_1d(values, km.centroids, spec.lambda);
+  shared.codebook = km.centroids;
+  auto assignment = torch::tensor(std::vector<int64_t>(km.assignment.begin(), km.assignment.end()), torch::kInt64);
+  auto index = torch::full({flat.numel()}, -1, torch::kInt64);
+  index.index_put_({nonzero}, assignment);
+  shared.index = index.view(layer.weight.sizes());
+  // W_ij <- c[I_ij]; pruned weights stay exactly 0.
+  auto codebook = torch::tensor(shared.codebook, torch::kFloat32);
+  auto shared_values = torch::zeros({flat.numel()}, torch::kFloat32);
+  shared_values.index_put_({nonzero}, codebook.index_select(0, assignment));
+  layer.weight.copy_(shared_values.view(layer.weight.sizes()));
+  return shared;
+}
+
 std::vector<SharedLayer> share_weights(Model& model, const ShareSpec& spec) {
   validate(spec);
-  torch::NoGradGuard no_grad;
   std::vector<SharedLayer> out;
-  for (LayerWeight& layer : model.prunable_weights()) {
-    SharedLayer shared{layer.name, bits_for(spec, layer), {}, {}};
-    const torch::Tensor flat = layer.weight.detach().flatten().to(torch::kCPU, torch::kFloat32).contiguous();
-    const torch::Tensor nonzero = flat.nonzero().flatten();  // positions of the kept weights
-    const torch::Tensor kept = flat.index_select(0, nonzero).contiguous();
-    const std::vector<float> values(kept.data_ptr<float>(), kept.data_ptr<float>() + kept.numel());
-    KMeansResult km = spec.quantizer == "uniform" ? uniform_quantize_1d(values, 1 << shared.bits, spec.step)
-                                                  : kmeans_1d(values, 1 << shared.bits, spec.init, spec.seed);
-    if (spec.quantizer == "ecsq") km = ecsq_1d(values, km.centroids, spec.lambda);
-    shared.codebook = km.centroids;
-    auto assignment = torch::tensor(std::vector<int64_t>(km.assignment.begin(), km.assignment.end()), torch::kInt64);
-    auto index = torch::full({flat.numel()}, -1, torch::kInt64);
-    index.index_put_({nonzero}, assignment);
-    shared.index = index.view(layer.weight.sizes());
-    // W_ij <- c[I_ij]; pruned weights stay exactly 0.
-    auto codebook = torch::tensor(shared.codebook, torch::kFloat32);
-    auto shared_values = torch::zeros({flat.numel()}, torch::kFloat32);
-    shared_values.index_put_({nonzero}, codebook.index_select(0, assignment));
-    layer.weight.copy_(shared_values.view(layer.weight.sizes()));
-    out.push_back(std::move(shared));
-  }
+  for (LayerWeight& layer : model.prunable_weights()) out.push_back(share_layer(layer, bits_for(spec, layer), spec));
   return out;
 }
 

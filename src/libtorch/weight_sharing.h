@@ -46,6 +46,8 @@ struct SharedLayer {
 // Clusters every prunable layer and writes the shared values into the
 // weights, in place.
 std::vector<SharedLayer> share_weights(Model& model, const ShareSpec& spec);
+// The same for one layer, at `bits` (spec's quantizer and its settings).
+SharedLayer share_layer(LayerWeight& layer, int bits, const ShareSpec& spec);
 
 // The clusters a shared model implies: each layer's distinct nonzero values
 // are its codebook (ascending), so a quantized state_dict needs no side file.
