@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 
@@ -35,6 +37,7 @@ struct FrontierOptions {
   std::string out_dir;
   double bar_points = 1.0;
   std::string data_dir;  // for validation top-1 the runs did not record
+  std::string notes;     // Markdown put after the table: the analysis, written by hand
 };
 
 struct Point {
@@ -180,6 +183,11 @@ void run_frontier_command(const FrontierOptions& o) {
                     {points.front().file_factor(), points.back().adaptive_factor()},
                     {100 * bar, 100 * bar}});
   md += "\n![top-1 against file ratio](frontier.svg)\n";
+  if (!o.notes.empty()) {
+    std::ifstream notes(o.notes);
+    md += "\n" + std::string(std::istreambuf_iterator<char>(notes), std::istreambuf_iterator<char>());
+    if (notes.bad()) throw std::runtime_error(o.notes + ": cannot read");
+  }
 
   const fs::path out(o.out_dir);
   write_file_atomic((out / "frontier.svg").string(),
@@ -198,6 +206,8 @@ void add_frontier_command(CLI::App& app) {
   cmd->add_option("runs", o->runs, "Pipeline run or results directories (each with summary.json)")->required();
   cmd->add_option("--out", o->out_dir, "Where README.md and frontier.svg go")->required();
   cmd->add_option("--bar", o->bar_points, "Accuracy bar: points below the baseline")->capture_default_str();
+  cmd->add_option("--notes", o->notes, "Markdown file to append after the table (the analysis)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--data", o->data_dir, "Dataset directory: measure validation top-1 from the files of runs "
                                          "that did not record it")->check(CLI::ExistingDirectory);
   cmd->callback([o] { run_frontier_command(*o); });
