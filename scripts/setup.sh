@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build git pkg-config
   libtorch-dev                               # LibTorch 1.13 (CPU)
+  libgloo-dev                                # headers c10d's ProcessGroupGloo needs (data-parallel training)
   libcli11-dev nlohmann-json3-dev libfmt-dev # arguments, JSON, formatting
   zlib1g-dev                                 # gzip-compressed IDX files, CRC-32
   libzip-dev                                 # lab4_submission.zip

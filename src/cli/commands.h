@@ -20,6 +20,8 @@ struct CommonOptions {
   int threads = 0;  // 0: LibTorch's default
 };
 void add_common_options(CLI::App& command, CommonOptions& options);
+// --timeout: under torchrun, how long ranks wait for each other (data_parallel.h).
+void add_timeout_option(CLI::App& command, double& seconds);
 void apply_threads(const CommonOptions& options);
 
 // The metadata file that sits beside a model file: x.pt -> x.json.

@@ -27,6 +27,13 @@ void add_common_options(CLI::App& command, CommonOptions& options) {
   command.add_option("--threads", options.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
 }
 
+void add_timeout_option(CLI::App& command, double& seconds) {
+  command.add_option("--timeout", seconds,
+                     "Data-parallel (under torchrun): seconds to wait for the other ranks, at start and in every "
+                     "collective, before stopping with an error")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+}
+
 void apply_threads(const CommonOptions& options) {
   if (options.threads > 0) torch::set_num_threads(options.threads);
 }

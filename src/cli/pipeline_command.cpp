@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/model_io.h"
+#include "libtorch/data_parallel.h"
 #include "libtorch/pipeline.h"
 #include "libtorch/runtime_info.h"
 
@@ -19,6 +20,7 @@ namespace fs = std::filesystem;
 struct PipelineOptions {
   CommonOptions common;
   std::string config_file, run_dir, from, results;
+  double timeout_seconds = 30;
 };
 
 void copy_results(const fs::path& run_dir, const std::string& model, const fs::path& results) {
@@ -35,6 +37,7 @@ void copy_results(const fs::path& run_dir, const std::string& model, const fs::p
 
 void run_pipeline_command(const PipelineOptions& o) {
   apply_threads(o.common);
+  init_data_parallel(std::chrono::milliseconds(int64_t(o.timeout_seconds * 1000)));
   const PipelineConfig config = pipeline_config_from_json(read_json_file(o.config_file));
   const std::string run_dir =
       o.run_dir.empty() ? (fs::path("runs") / fs::path(o.config_file).stem()).string() : o.run_dir;
@@ -45,6 +48,7 @@ void run_pipeline_command(const PipelineOptions& o) {
   const DataSplits data = load_data(info, common, config.retraining.validation_size);
   const nlohmann::json s =
       run_pipeline(config, {run_dir, o.from, invocation()}, data, info, resolve_device(o.common.device));
+  if (!is_rank0()) return;  // rank 0 writes and reports
   fmt::print("{}: top-1 {:.2f}% -> {:.2f}%, {:.1f}x by the seed's formula, {:.1f}x by file size ({} bytes)\n",
              run_dir, 100 * s["baseline_top1"].get<double>(), 100 * s["final_top1"].get<double>(),
              s["compression_formula"].get<double>(), s["compression_file"].get<double>(),
@@ -68,6 +72,7 @@ void add_pipeline_command(CLI::App& app) {
   cmd->add_option("--from", o->from, "Redo this stage and those after it")
       ->check(CLI::IsMember(pipeline_stages()));
   cmd->add_option("--results", o->results, "Copy summary, compressed file and artifacts here");
+  add_timeout_option(*cmd, o->timeout_seconds);
   cmd->callback([o] { run_pipeline_command(*o); });
 }
 

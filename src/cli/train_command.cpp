@@ -13,6 +13,7 @@
 #include "cli/model_io.h"
 #include "core/atomic_file.h"
 #include "libtorch/progress.h"
+#include "libtorch/data_parallel.h"
 #include "libtorch/prune.h"
 #include "libtorch/runtime_info.h"
 #include "libtorch/models.h"
@@ -34,6 +35,7 @@ struct TrainOptions {
   std::string run_name, runs_dir = "runs", out;
   bool as_state_dict = false;
   RunControl run;
+  double timeout_seconds = 30;  // data-parallel: joining, and every collective
 };
 
 // The recipe: the command's defaults, then the config file, then the flags
@@ -59,6 +61,7 @@ TrainConfig resolve_config(const TrainOptions& o, const CLI::App& cmd) {
 
 void run_train(const TrainOptions& o, const CLI::App& cmd) {
   apply_threads(o.common);
+  init_data_parallel(std::chrono::milliseconds(int64_t(o.timeout_seconds * 1000)));
   TrainConfig config = resolve_config(o, cmd);
   const torch::Device device = resolve_device(o.common.device);
   if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
@@ -83,16 +86,19 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
   RunControl run = o.run;
   const std::string name = is_builtin_model(config.model) ? config.model : std::filesystem::path(config.model).stem().string();
   run.run_dir = (std::filesystem::path(o.runs_dir) / (o.run_name.empty() ? name : o.run_name)).string();
-  fmt::print(stderr, "{} {} ({} parameters) on {}: {} train / {} validation images, device {}, run {}\n",
-             masked ? "masked retraining of" : "training", config.model, parameter_count(*model), info.name,
-             data.train.size(), data.validation.size(), device.str(), run.run_dir);
+  if (is_rank0())
+    fmt::print(stderr, "{} {} ({} parameters) on {}: {} train / {} validation images, device {}, run {}\n",
+               masked ? "masked retraining of" : "training", config.model, parameter_count(*model), info.name,
+               data.train.size(), data.validation.size(), device.str(), run.run_dir);
   const TrainResult result = train(*model, config, data, info, device, run, hooks);
   if (int64_t(result.epochs.size()) < config.epochs) {
-    fmt::print("{}: stopped after epoch {} of {}; continue with --resume\n", run.run_dir, result.epochs.size(),
-               config.epochs);
+    if (is_rank0())
+      fmt::print("{}: stopped after epoch {} of {}; continue with --resume\n", run.run_dir, result.epochs.size(),
+                 config.epochs);
     return;
   }
   const EvalResult test = evaluate(*model, data.test, info, device, config.bf16);
+  if (!is_rank0()) return;  // rank 0 writes the results
 
   const std::string out = o.out.empty() ? (std::filesystem::path(run.run_dir) / "model.pt").string() : o.out;
   save_model(*model, out, o.as_state_dict);
@@ -164,6 +170,7 @@ CLI::App* add_training_command(CLI::App& app, const std::string& name, const std
   cmd->add_option("--name", options->run_name, "Run name (default: the model's)");
   cmd->add_option("--runs-dir", options->runs_dir, "Where runs keep checkpoints and metrics")->capture_default_str();
   cmd->add_flag("--resume", options->run.resume, "Continue the run from its last checkpoint");
+  add_timeout_option(*cmd, options->timeout_seconds);
   cmd->add_option("--stop-after", options->run.stop_after_epoch, "Stop after this epoch, to --resume later")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--out", options->out,

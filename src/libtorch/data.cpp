@@ -172,35 +172,47 @@ torch::Tensor normalize(const torch::Tensor& images, const DatasetInfo& info) {
   return (images.to(torch::kFloat32).div_(255.0f) - mean).div_(std);
 }
 
+namespace {
+
+// Random integers in [low, high) for the `global` images of the step, this
+// batch's rows of them, on `device`.
+torch::Tensor draw(int64_t low, int64_t high, int64_t b, const BatchSlice& slice, torch::Generator& generator,
+                   const torch::Device& device) {
+  const int64_t global = slice.global < 0 ? b : slice.global;
+  const auto all = torch::randint(low, high, {global, 1}, generator, torch::TensorOptions().dtype(torch::kInt64));
+  return all.slice(0, slice.offset, slice.offset + b).to(device);
+}
+
+}  // namespace
+
 torch::Tensor augment(const torch::Tensor& images, const DatasetInfo& info,
-                      torch::Generator& generator) {
+                      torch::Generator& generator, const BatchSlice& slice) {
   const int64_t b = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
-  const auto cpu_long = torch::TensorOptions().dtype(torch::kInt64);
   torch::Tensor out = images;
   if (info.crop_padding > 0) {
     const int64_t p = info.crop_padding;
     // padded: (B, C, H+2p, W+2p); crop rows dy..dy+H and columns dx..dx+W.
     auto padded = torch::constant_pad_nd(images, {p, p, p, p}, 0);
-    auto dy = torch::randint(0, 2 * p + 1, {b, 1}, generator, cpu_long).to(images.device());
-    auto dx = torch::randint(0, 2 * p + 1, {b, 1}, generator, cpu_long).to(images.device());
+    auto dy = draw(0, 2 * p + 1, b, slice, generator, images.device());
+    auto dx = draw(0, 2 * p + 1, b, slice, generator, images.device());
     auto rows = dy + torch::arange(h, dy.options());  // (B, H)
     auto cols = dx + torch::arange(w, dx.options());  // (B, W)
     out = padded.gather(2, rows.view({b, 1, h, 1}).expand({b, c, h, w + 2 * p}))
               .gather(3, cols.view({b, 1, 1, w}).expand({b, c, h, w}));
   }
   if (info.horizontal_flip) {
-    auto flip = torch::randint(0, 2, {b}, generator, cpu_long).to(torch::kBool).to(images.device());
+    auto flip = draw(0, 2, b, slice, generator, images.device()).view({b}).to(torch::kBool);
     out = torch::where(flip.view({b, 1, 1, 1}), out.flip({3}), out);
   }
   return out;
 }
 
-torch::Tensor cutout(const torch::Tensor& inputs, int64_t size, torch::Generator& generator) {
+torch::Tensor cutout(const torch::Tensor& inputs, int64_t size, torch::Generator& generator,
+                     const BatchSlice& slice) {
   const int64_t b = inputs.size(0), h = inputs.size(2), w = inputs.size(3);
-  const auto cpu_long = torch::TensorOptions().dtype(torch::kInt64);
   // Square rows [cy - size/2, cy - size/2 + size), columns likewise.
-  auto top = torch::randint(0, h, {b, 1}, generator, cpu_long).sub_(size / 2).to(inputs.device());
-  auto left = torch::randint(0, w, {b, 1}, generator, cpu_long).sub_(size / 2).to(inputs.device());
+  auto top = draw(0, h, b, slice, generator, inputs.device()).sub_(size / 2);
+  auto left = draw(0, w, b, slice, generator, inputs.device()).sub_(size / 2);
   auto rows = torch::arange(h, top.options()).view({1, h}) - top;   // (B, H): row - top
   auto cols = torch::arange(w, left.options()).view({1, w}) - left;  // (B, W)
   auto in_rows = rows.ge(0).logical_and(rows.lt(size)).view({b, 1, h, 1});

@@ -75,16 +75,26 @@ DataSplits load_splits(const DatasetInfo& info, const std::string& dir, int64_t 
 // uint8 (B, C, H, W) -> float (B, C, H, W), (x/255 - mean) / std.
 torch::Tensor normalize(const torch::Tensor& images, const DatasetInfo& info);
 
+// Where a batch sits in the global batch of a data-parallel step: random
+// numbers are drawn for all `global` images on every rank (the generators stay
+// in step) and this batch takes those of [offset, offset + its size). The
+// default is a batch of its own.
+struct BatchSlice {
+  int64_t offset = 0;
+  int64_t global = -1;  // -1: the batch's own size
+};
+
 // Random crop from zero padding and random horizontal flip, for a whole batch
 // at once: per-sample offsets become gather indices, so nothing is allocated
 // per sample. Random numbers come from `generator` (on the CPU) so that a
 // resumed run draws the same crops.
 torch::Tensor augment(const torch::Tensor& images, const DatasetInfo& info,
-                      torch::Generator& generator);
+                      torch::Generator& generator, const BatchSlice& slice = {});
 
 // Cutout (DeVries & Taylor 2017) on normalized inputs (B, C, H, W): zero a
 // size x size square, clipped at the borders, centred anywhere in each image,
 // the same square in every channel. Zero is the mean pixel after normalization.
-torch::Tensor cutout(const torch::Tensor& inputs, int64_t size, torch::Generator& generator);
+torch::Tensor cutout(const torch::Tensor& inputs, int64_t size, torch::Generator& generator,
+                     const BatchSlice& slice = {});
 
 }  // namespace dcomp

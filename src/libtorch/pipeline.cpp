@@ -9,6 +9,7 @@
 #include "core/atomic_file.h"
 #include "libtorch/coding_report.h"
 #include "libtorch/compressed_model.h"
+#include "libtorch/data_parallel.h"
 #include "libtorch/json_file.h"
 #include "libtorch/model_file.h"
 #include "libtorch/models.h"
@@ -54,6 +55,7 @@ struct Stages {
   const DataSplits& data;
   const DatasetInfo& info;
   torch::Device device;
+  mutable int plan_calls = 0;  // names each of plan()'s decisions for the other ranks
 
   fs::path dir(const std::string& stage) const { return stage_directory(run.run_dir, stage); }
   fs::path weights(const std::string& stage) const { return dir(stage) / "model.pt"; }
@@ -83,7 +85,11 @@ struct Stages {
     control.resume = fs::exists(fs::path(control.run_dir) / "checkpoint.pt");
     return train(model, c, data, info, device, control, hooks);
   }
-  void save(const std::string& stage, const Model& model) const { model.save(weights(stage).string()); }
+  // Rank 0 writes; every rank reads it back after.
+  void save(const std::string& stage, const Model& model) const {
+    if (is_rank0()) model.save(weights(stage).string());
+    wait_for_rank0("the " + stage + " weights written");
+  }
 
   json baseline() const {
     if (!fs::exists(config.baseline)) {
@@ -106,15 +112,19 @@ struct Stages {
   // The budget's plan, measured once and kept in the run directory.
   AllocationPlan plan() const {
     const fs::path path = fs::path(run.run_dir) / "plan.json";
-    if (fs::exists(path)) return allocation_plan_from_json(read_json_file(path.string()));
-    fmt::print("plan: per-layer sensitivity on the validation split, for a budget\n");
+    if (rank0_decides("plan " + std::to_string(plan_calls++), fs::exists(path)))
+      return allocation_plan_from_json(read_json_file(path.string()));
+    if (is_rank0()) fmt::print("plan: per-layer sensitivity on the validation split, for a budget\n");
     auto model = load("baseline");
     const AllocationPlan p =
         plan_allocation(*model, *config.budget, config.weight_sharing, data.validation, info, device,
                         config.dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32);
-    write_file_atomic(path.string(), to_json(p).dump(2) + "\n");
-    fmt::print("plan: {:.0f} bytes estimated for a budget of {} ({})\n", p.estimated_file_bytes, p.budget_bytes,
-               path.string());
+    if (is_rank0()) {
+      write_file_atomic(path.string(), to_json(p).dump(2) + "\n");
+      fmt::print("plan: {:.0f} bytes estimated for a budget of {} ({})\n", p.estimated_file_bytes, p.budget_bytes,
+                 path.string());
+    }
+    wait_for_rank0("the plan written");
     return p;
   }
 
@@ -175,6 +185,7 @@ struct Stages {
 
   json pack() const {
     auto model = load("trained_quantization");
+    if (!is_rank0()) return accuracy(*model);  // rank 0 writes the file; the others join its evaluation
     const FileReport report =
         dcomp::pack(*model, (dir("pack") / (model_name(config) + ".dcz")).string(),
                     config.dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32);
@@ -185,6 +196,7 @@ struct Stages {
   }
 
   json artifacts() const {
+    if (!is_rank0()) return {};
     auto quantized = load("trained_quantization");
     const std::vector<std::string> files =
         write_seed_artifacts(dir("artifacts").string(), model_name(config), load("baseline")->state_dict(),
@@ -332,32 +344,40 @@ json run_pipeline(const PipelineConfig& config, const PipelineRun& run, const Da
 
   // The run keeps the config it was started with; a different one needs a new run.
   const fs::path config_copy = fs::path(run.run_dir) / "config.json";
-  if (fs::exists(config_copy) && read_json_file(config_copy.string()) != to_json(config))
-    throw std::runtime_error(config_copy.string() + ": this run was started with another config; use a new run directory");
-  write_file_atomic(config_copy.string(), to_json(config).dump(2) + "\n");
+  // Under data-parallel training every rank runs every stage (they train and
+  // evaluate together); rank 0 alone writes, and decides what is done.
+  if (DataParallel* group = data_parallel()) group->check_same("pipeline config", to_json(config).dump());
+  if (is_rank0()) {
+    if (fs::exists(config_copy) && read_json_file(config_copy.string()) != to_json(config))
+      throw std::runtime_error(config_copy.string() +
+                               ": this run was started with another config; use a new run directory");
+    write_file_atomic(config_copy.string(), to_json(config).dump(2) + "\n");
+  }
 
   const Stages stages{config, run, data, info, device};
   std::vector<json> records;
   for (auto it = names.begin(); it != names.end(); ++it) {
     const fs::path record_path = stages.dir(*it) / "stage.json";
-    if (it >= from) fs::remove(record_path);  // redo this stage and those after it
-    if (fs::exists(record_path)) {
+    if (it >= from && is_rank0()) fs::remove(record_path);  // redo this stage and those after it
+    if (rank0_decides("stage " + *it + " done before", fs::exists(record_path))) {
       records.push_back(read_json_file(record_path.string()));
-      fmt::print("{}: done before ({})\n", *it, record_path.string());
+      if (is_rank0()) fmt::print("{}: done before ({})\n", *it, record_path.string());
       continue;
     }
-    fmt::print("{}: running\n", *it);
+    if (is_rank0()) fmt::print("{}: running\n", *it);
     const auto start = std::chrono::steady_clock::now();
     json record = stages.run_stage(*it);
     // Wall time of this stage: training time over all its resumed sessions
     // plus the rest of this invocation.
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     record["wall_seconds"] = seconds;
+    if (!is_rank0()) continue;  // its records are rank 0's
     if (record.contains("test_top1"))
       fmt::print("{}: test top-1 {:.2f}%, {:.0f} s\n", *it, 100 * record["test_top1"].get<double>(), seconds);
     write_file_atomic(record_path.string(), record.dump(2) + "\n");
     records.push_back(record);
   }
+  if (!is_rank0()) return nullptr;
   const json s = summary(config, run, records);
   write_file_atomic((fs::path(run.run_dir) / "summary.json").string(), s.dump(2) + "\n");
   return s;

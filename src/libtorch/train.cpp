@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "core/atomic_file.h"
 #include "libtorch/autocast.h"
@@ -198,6 +199,29 @@ std::vector<EpochRecord> read_metrics(const std::string& path, int64_t up_to_epo
   return records;
 }
 
+// The model's state_dict tensors: all of them, or only the buffers (those
+// that are not parameters: BatchNorm's running statistics).
+std::vector<torch::Tensor> state_tensors(const Model& model, bool with_parameters) {
+  std::set<const void*> parameters;
+  for (const torch::Tensor& p : model.parameters()) parameters.insert(p.unsafeGetTensorImpl());
+  std::vector<torch::Tensor> tensors;
+  for (const auto& [name, tensor] : model.state_dict())
+    if (with_parameters || !parameters.count(tensor.unsafeGetTensorImpl())) tensors.push_back(tensor);
+  return tensors;
+}
+
+// A digest of every weight's bytes: ranks that hold bit-identical models
+// have equal digests.
+std::string weights_digest(const Model& model) {
+  std::string digest;
+  for (const auto& [name, tensor] : model.state_dict()) {
+    const torch::Tensor t = tensor.detach().cpu().contiguous();
+    const std::string_view bytes(static_cast<const char*>(t.data_ptr()), t.nbytes());
+    digest += fmt::format("{:016x}", std::hash<std::string_view>{}(bytes));
+  }
+  return digest;
+}
+
 void write_metrics(const std::string& path, const std::vector<EpochRecord>& records) {
   std::string text;
   for (const EpochRecord& r : records) text += to_json(r).dump() + "\n";
@@ -214,8 +238,10 @@ EvalResult evaluate(Model& model, const TensorDataset& data, const DatasetInfo& 
   const int64_t classes = int64_t(info.class_names.size());
   auto correct = torch::zeros({classes}, torch::kInt64);
   auto seen = torch::zeros({classes}, torch::kInt64);
-  for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
-    const TensorDataset batch = data.slice(begin, std::min(data.size(), begin + batch_size)).to(device);
+  DataParallel* group = data_parallel();
+  const Shard shard = group ? shard_of(0, data.size(), group->rank(), group->world_size()) : Shard{0, data.size()};
+  for (int64_t begin = shard.begin; begin < shard.end; begin += batch_size) {
+    const TensorDataset batch = data.slice(begin, std::min(shard.end, begin + batch_size)).to(device);
     torch::Tensor logits;
     {
       Bf16Autocast autocast(bf16, device);
@@ -228,6 +254,10 @@ EvalResult evaluate(Model& model, const TensorDataset& data, const DatasetInfo& 
     seen += torch::bincount(labels, {}, classes);
   }
   model.train(was_training);
+  if (group) {
+    group->sum(correct, "evaluation");
+    group->sum(seen, "evaluation");
+  }
   EvalResult result;
   result.images = data.size();
   result.top1 = double(correct.sum().item<int64_t>()) / double(std::max<int64_t>(1, result.images));
@@ -254,12 +284,11 @@ std::unique_ptr<Model> load_teacher(const TrainConfig& config, const DatasetInfo
   return teacher;
 }
 
-StepOutput train_step(Model& model, torch::optim::SGD& optimizer, const torch::Tensor& images,
-                      const torch::Tensor& labels, const DatasetInfo& info, torch::Generator& generator,
-                      const TrainConfig& config, const TrainHooks& hooks, Model* teacher) {
-  if (config.distillation && !teacher) throw std::logic_error("train_step: distillation without a teacher");
-  torch::Tensor inputs = normalize(augment(images, info, generator), info);
-  if (config.cutout > 0) inputs = cutout(inputs, config.cutout, generator);
+namespace {
+
+// The forward pass and the loss's backward; the gradients are left in place.
+StepOutput forward_and_backward(Model& model, const torch::Tensor& inputs, const torch::Tensor& labels,
+                                const DatasetInfo& info, const TrainConfig& config, Model* teacher) {
   StepOutput out;
   torch::Tensor teacher_logits;
   {
@@ -283,13 +312,37 @@ StepOutput train_step(Model& model, torch::optim::SGD& optimizer, const torch::T
         torch::nn::functional::KLDivFuncOptions().reduction(torch::kBatchMean));
     out.loss = (1 - d->weight) * out.loss + d->weight * t * t * soft;
   }
-  optimizer.zero_grad();
   out.loss.backward();
+  return out;
+}
+
+}  // namespace
+
+StepOutput train_step(Model& model, torch::optim::SGD& optimizer, const torch::Tensor& images,
+                      const torch::Tensor& labels, const DatasetInfo& info, torch::Generator& generator,
+                      const TrainConfig& config, const TrainHooks& hooks, Model* teacher, const StepShard& shard) {
+  if (config.distillation && !teacher) throw std::logic_error("train_step: distillation without a teacher");
+  torch::Tensor inputs = normalize(augment(images, info, generator, shard.slice), info);
+  if (config.cutout > 0) inputs = cutout(inputs, config.cutout, generator, shard.slice);
+  optimizer.zero_grad();
+  const int64_t batch = labels.size(0);
+  StepOutput out;
+  if (batch == 0) {  // this rank's share of a short last batch is empty
+    out.loss = torch::zeros({}, inputs.options());
+    out.logits = torch::zeros({0, int64_t(info.class_names.size())}, inputs.options());
+  } else {
+    out = forward_and_backward(model, inputs, labels, info, config, teacher);
+  }
+  if (shard.group) {
+    const int64_t global = shard.slice.global < 0 ? batch : shard.slice.global;
+    shard.group->sum_gradients(model.parameters(), double(batch) / double(global));
+  }
   if (hooks.after_backward) hooks.after_backward();
   optimizer.step();
   if (hooks.after_step) hooks.after_step();
   return out;
 }
+
 
 std::optional<std::string> bf16_training_fault(Model& model, const DatasetInfo& info, const torch::Device& device) {
   const bool was_training = model.is_training();
@@ -329,10 +382,15 @@ TrainResult train(Model& model, const TrainConfig& requested, const DataSplits& 
       fmt::print(stderr, "note: this model cannot train under bf16 autocast here ({}); training in fp32\n", *fault);
       config.bf16 = false;
     }
-  fs::create_directories(run_dir);
+  DataParallel* group = data_parallel();
+  const int world = group ? group->world_size() : 1, rank = group ? group->rank() : 0;
+  if (group) group->check_same("training recipe", to_json(config).dump());
   const std::string checkpoint_path = (fs::path(run_dir) / "checkpoint.pt").string();
   const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
-  write_file_atomic((fs::path(run_dir) / "config.json").string(), to_json(config).dump(2) + "\n");
+  if (rank == 0) {
+    fs::create_directories(run_dir);
+    write_file_atomic((fs::path(run_dir) / "config.json").string(), to_json(config).dump(2) + "\n");
+  }
 
   model.train();
   const std::unique_ptr<Model> teacher = load_teacher(config, info, device);
@@ -345,39 +403,59 @@ TrainResult train(Model& model, const TrainConfig& requested, const DataSplits& 
     if (!fs::exists(checkpoint_path)) throw std::runtime_error(checkpoint_path + ": no checkpoint to resume from");
     first_epoch = Checkpoint::load(checkpoint_path, model, optimizer, generator, result.wall_seconds, config, device);
     result.epochs = read_metrics(metrics_path, first_epoch);
-    fmt::print(stderr, "resuming {} after epoch {}\n", run_dir, first_epoch);
+    if (rank == 0) fmt::print(stderr, "resuming {} after epoch {}\n", run_dir, first_epoch);
+  }
+  if (group) {
+    group->check_same("checkpoint epoch", std::to_string(first_epoch));
+    group->broadcast_from_rank0(state_tensors(model, true), "the initial weights");
   }
 
   const TensorDataset train_set = data.train.to(device);
   const int64_t n = train_set.size();
-  const int64_t steps_per_epoch = (n + config.batch_size - 1) / config.batch_size;
+  const int64_t global_batch = config.batch_size * world;
+  const int64_t steps_per_epoch = (n + global_batch - 1) / global_batch;
   const int64_t total_steps = steps_per_epoch * config.epochs;
+  if (group && rank == 0)
+    fmt::print(stderr, "data-parallel: {} ranks x batch {} = global batch {}, {} steps per epoch\n", world,
+               config.batch_size, global_batch, steps_per_epoch);
 
   const int64_t last_epoch = run.stop_after_epoch > 0 ? std::min(run.stop_after_epoch, config.epochs) : config.epochs;
   for (int64_t epoch = first_epoch; epoch < last_epoch; ++epoch) {
     if (hooks.before_epoch) hooks.before_epoch(epoch);
     const auto start = std::chrono::steady_clock::now();
-    ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, config.epochs), steps_per_epoch);
+    std::optional<ProgressBar> bar;
+    if (rank == 0) bar.emplace(fmt::format("epoch {}/{}", epoch + 1, config.epochs), steps_per_epoch);
     auto order = torch::randperm(n, generator, torch::kInt64).to(device);
     auto loss_sum = torch::zeros({}, torch::TensorOptions().device(device));
     auto correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
     double lr = 0;
+    int64_t seen = 0;  // by this rank
     for (int64_t step = 0; step < steps_per_epoch; ++step) {
-      auto index = order.slice(0, step * config.batch_size, std::min(n, (step + 1) * config.batch_size));
+      // The global batch [first, first + count) of the epoch's order; this rank's share of it.
+      const int64_t first = step * global_batch, count = std::min(global_batch, n - first);
+      const Shard mine = shard_of(first, count, rank, world);
+      auto index = order.slice(0, mine.begin, mine.end);
       auto labels = train_set.labels.index_select(0, index);
       lr = learning_rate(config.schedule, epoch * steps_per_epoch + step, steps_per_epoch, total_steps);
       set_learning_rate(optimizer, lr);
-      const StepOutput out =
-          train_step(model, optimizer, train_set.images.index_select(0, index), labels, info, generator, config,
-                     hooks, teacher.get());
+      const StepShard shard{group, BatchSlice{mine.begin - first, count}};
+      const StepOutput out = train_step(model, optimizer, train_set.images.index_select(0, index), labels, info,
+                                        generator, config, hooks, teacher.get(), shard);
       {
         torch::NoGradGuard no_grad;
         loss_sum += out.loss.detach() * labels.size(0);
         correct += out.logits.argmax(1).eq(labels).sum();
       }
-      const int64_t done = std::min(n, (step + 1) * config.batch_size);
-      if (bar.due(step + 1))
-        bar.draw(step + 1, done, loss_sum.item<double>() / double(done), double(correct.item<int64_t>()) / double(done));
+      seen += labels.size(0);
+      if (bar && bar->due(step + 1))  // rank 0's share, until the epoch's end
+        bar->draw(step + 1, first + count, loss_sum.item<double>() / double(std::max<int64_t>(1, seen)),
+                  double(correct.item<int64_t>()) / double(std::max<int64_t>(1, seen)));
+    }
+    if (group) {
+      group->sum(loss_sum, "the epoch's training loss");
+      group->sum(correct, "the epoch's training accuracy");
+      group->broadcast_from_rank0(state_tensors(model, false), "the BatchNorm statistics");
+      group->check_same(fmt::format("weights after epoch {}", epoch + 1), weights_digest(model));
     }
     EpochRecord record;
     record.epoch = epoch + 1;
@@ -387,12 +465,14 @@ TrainResult train(Model& model, const TrainConfig& requested, const DataSplits& 
     const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     record.images_per_second = double(n) / train_seconds;
     if (data.validation.size() > 0) record.validation_top1 = evaluate(model, data.validation, info, device, config.bf16).top1;
+    if (group) group->check_same(fmt::format("validation top-1 after epoch {}", epoch + 1), fmt::format("{:.17g}", record.validation_top1));
     record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     result.wall_seconds += record.seconds;
     result.epochs.push_back(record);
+    if (rank != 0) continue;
     Checkpoint::save(checkpoint_path, model, optimizer, generator, epoch + 1, result.wall_seconds, config);
     write_metrics(metrics_path, result.epochs);
-    bar.finish(fmt::format("loss {:.4f} train {:.2f}% val {:.2f}% lr {:.4f} {:.0f} img/s {}", record.train_loss,
+    bar->finish(fmt::format("loss {:.4f} train {:.2f}% val {:.2f}% lr {:.4f} {:.0f} img/s {}", record.train_loss,
                            100 * record.train_top1, 100 * record.validation_top1, record.lr,
                            record.images_per_second, format_duration(record.seconds)));
   }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "libtorch/data.h"
+#include "libtorch/data_parallel.h"
 #include "libtorch/model.h"
 #include "libtorch/schedule.h"
 
@@ -54,7 +55,9 @@ struct EvalResult {
   int64_t images = 0;
 };
 
-// Top-1 over the whole `data` (eval mode, no gradients), in batches.
+// Top-1 over the whole `data` (eval mode, no gradients), in batches. Under
+// data-parallel training each rank evaluates its shard and the counts are
+// summed, so every rank gets the figure of one process.
 EvalResult evaluate(Model& model, const TensorDataset& data, const DatasetInfo& info,
                     const torch::Device& device, bool bf16 = false, int64_t batch_size = 1000);
 
@@ -73,16 +76,26 @@ std::unique_ptr<torch::optim::SGD> make_optimizer(Model& model, const TrainConfi
 // eval mode; null without distillation.
 std::unique_ptr<Model> load_teacher(const TrainConfig& config, const DatasetInfo& info, const torch::Device& device);
 
+// A data-parallel step: this rank's images are `slice` of the global batch,
+// and `group` sums the gradients, each rank's weighted by its share.
+struct StepShard {
+  DataParallel* group = nullptr;
+  BatchSlice slice;
+};
+
 // One step on a batch of stored uint8 images (B, C, H, W): augment,
 // normalize, forward (under bf16 autocast if configured), the loss in fp32
 // (cross-entropy, with the teacher's soft targets under distillation),
-// backward, optimizer step.
+// backward, the gradients summed across ranks, optimizer step. A rank with
+// no images (the last global batch smaller than the world) still joins the
+// sum with zero gradients.
 struct StepOutput {
   torch::Tensor loss, logits;
 };
 StepOutput train_step(Model& model, torch::optim::SGD& optimizer, const torch::Tensor& images,
                       const torch::Tensor& labels, const DatasetInfo& info, torch::Generator& generator,
-                      const TrainConfig& config, const TrainHooks& hooks = {}, Model* teacher = nullptr);
+                      const TrainConfig& config, const TrainHooks& hooks = {}, Model* teacher = nullptr,
+                      const StepShard& shard = {});
 
 struct EpochRecord {
   int64_t epoch = 0;  // 1-based
@@ -106,6 +119,14 @@ std::optional<std::string> bf16_training_fault(Model& model, const DatasetInfo& 
 // Trains `model` on data.train for config.epochs, evaluating data.validation
 // after each epoch and checkpointing it to the run directory. A TorchScript
 // model that cannot train in bf16 trains in fp32 (said on stderr).
+//
+// Data-parallel (data_parallel() set): every rank starts from rank 0's
+// weights and runs the same recipe (checked); each step's global batch is
+// config.batch_size images per rank, shuffled by one generator that every
+// rank holds in the same state, and each rank trains on its contiguous share.
+// BatchNorm statistics stay local during an epoch and are rank 0's after it
+// (DDP's broadcast_buffers), so that evaluation and checkpoints see one
+// model. Rank 0 alone writes the run directory and draws progress.
 struct TrainResult {
   std::vector<EpochRecord> epochs;
   double wall_seconds = 0;  // this invocation and earlier resumed ones
