@@ -11,24 +11,12 @@ import os
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "python"))
+from cifar10 import load_batch as load, normalize  # noqa: E402
 from reference import ResNet  # noqa: E402
-
-MEAN = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
-STD = torch.tensor([0.2470, 0.2435, 0.2616]).view(1, 3, 1, 1)
-
-
-def load(path):
-    raw = np.fromfile(path, dtype=np.uint8).reshape(-1, 3073)
-    return torch.from_numpy(raw[:, 1:].reshape(-1, 3, 32, 32).copy()), torch.from_numpy(raw[:, 0].astype(np.int64))
-
-
-def normalize(x):
-    return (x.float() / 255 - MEAN) / STD
 
 
 def augment(x):

@@ -17,20 +17,16 @@ import json
 import os
 import sys
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "python"))
+from cifar10 import load_batch as load_images, normalize  # noqa: E402
 from reference import MODELS  # noqa: E402
-
-MEAN = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
-STD = torch.tensor([0.2470, 0.2435, 0.2616]).view(1, 3, 1, 1)
 
 
 def load_batch(path):
-    raw = np.fromfile(path, dtype=np.uint8).reshape(-1, 3073)
-    x = torch.from_numpy(raw[:, 1:].reshape(-1, 3, 32, 32).copy())
-    return (x.float() / 255 - MEAN) / STD, torch.from_numpy(raw[:, 0].astype(np.int64))
+    x, y = load_images(path)
+    return normalize(x), y
 
 
 def top1(model, x, y, batch=500):

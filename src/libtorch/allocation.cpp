@@ -51,7 +51,8 @@ json to_json(const AllocationPlan& p) {
     layers.push_back({{"name", l.name}, {"sparsity", l.sparsity}, {"bits", l.bits}, {"bytes", l.bytes},
                       {"pruning_loss", l.pruning_loss}, {"sharing_loss", l.sharing_loss}});
   return {{"budget_bytes", p.budget_bytes}, {"other_bytes", p.other_bytes},
-          {"estimated_file_bytes", p.estimated_file_bytes}, {"layers", layers}, {"sensitivity", p.sensitivity}};
+          {"estimated_file_bytes", p.estimated_file_bytes}, {"baseline_validation_top1", p.baseline_validation_top1},
+          {"layers", layers}, {"sensitivity", p.sensitivity}};
 }
 
 AllocationPlan allocation_plan_from_json(const json& j) {
@@ -63,6 +64,8 @@ AllocationPlan allocation_plan_from_json(const json& j) {
     p.layers.push_back({l.at("name"), l.at("sparsity"), l.at("bits"), l.at("bytes"), l.at("pruning_loss"),
                         l.at("sharing_loss")});
   p.sensitivity = j.at("sensitivity");
+  // Plans before the field kept the figure among the layers' measurements.
+  p.baseline_validation_top1 = j.value("baseline_validation_top1", p.sensitivity.value("baseline_validation_top1", 0.0));
   return p;
 }
 
@@ -121,7 +124,7 @@ AllocationPlan plan_allocation(Model& model, const BudgetSpec& budget, const Sha
   // Bytes: every layer at each (sparsity, bits), packed; a tensor's bytes in
   // the file depend on its own choice only.
   std::vector<std::vector<RateOption>> options(n);
-  std::vector<std::vector<std::pair<double, int>>> choice(n);
+  std::vector<std::vector<std::pair<size_t, size_t>>> choice(n);  // (sparsity index, bits index) of each option
   double other_bytes = 0;
   ShareSpec spec = sharing;
   spec.layer_bits.clear();
@@ -140,7 +143,7 @@ AllocationPlan plan_allocation(Model& model, const BudgetSpec& budget, const Sha
                                     [&](const dcz::TensorLayout& l) { return l.name == names[i]; });
         const double bytes = double(t->table_bytes + (t->index_bits + 7) / 8 + (t->position_bits + 7) / 8);
         options[i].push_back({bytes, pruning_loss[i][si] + sharing_loss[i][k]});
-        choice[i].emplace_back(s, bits[k]);
+        choice[i].emplace_back(si, k);
         layer_bytes += bytes;
       }
       other_bytes = std::max(other_bytes, double(layout.file_bytes) - layer_bytes);
@@ -158,15 +161,14 @@ AllocationPlan plan_allocation(Model& model, const BudgetSpec& budget, const Sha
   const std::vector<size_t> chosen = allocate_rate(options, double(plan.budget_bytes) - other_bytes);
   plan.estimated_file_bytes = other_bytes;
   for (size_t i = 0; i < n; ++i) {
-    const auto [s, b] = choice[i][chosen[i]];
-    const size_t si = size_t(std::find(sparsities.begin(), sparsities.end(), s) - sparsities.begin());
-    const size_t bi = size_t(std::find(bits.begin(), bits.end(), b) - bits.begin());
-    plan.layers.push_back({names[i], s, b, options[i][chosen[i]].bytes, pruning_loss[i][si], sharing_loss[i][bi]});
+    const auto [si, bi] = choice[i][chosen[i]];
+    plan.layers.push_back({names[i], sparsities[si], bits[bi], options[i][chosen[i]].bytes, pruning_loss[i][si],
+                           sharing_loss[i][bi]});
     plan.estimated_file_bytes += options[i][chosen[i]].bytes;
     plan.sensitivity[names[i]] = {{"sparsities", sparsities}, {"pruning_loss", pruning_loss[i]},
                                   {"bits", bits},             {"sharing_loss", sharing_loss[i]}};
   }
-  plan.sensitivity["baseline_validation_top1"] = baseline;
+  plan.baseline_validation_top1 = baseline;
   return plan;
 }
 

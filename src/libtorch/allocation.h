@@ -42,15 +42,16 @@ struct AllocationPlan {
   uint64_t budget_bytes = 0;
   double other_bytes = 0;  // everything but the prunable layers' entries and streams
   double estimated_file_bytes = 0;
+  double baseline_validation_top1 = 0;  // what the losses are measured from
   std::vector<LayerAllocation> layers;
   nlohmann::json sensitivity;  // every measurement, per layer
 };
 nlohmann::json to_json(const AllocationPlan& plan);
 AllocationPlan allocation_plan_from_json(const nlohmann::json& j);
 
-// The plan for `baseline` (left as it was). `sharing` gives the quantizer;
-// `dense` the storage of BN and biases.
-AllocationPlan plan_allocation(Model& baseline, const BudgetSpec& budget, const ShareSpec& sharing,
+// The plan for `model`, a dense baseline (left as it was). `sharing` gives
+// the quantizer; `dense` the storage of BN and biases.
+AllocationPlan plan_allocation(Model& model, const BudgetSpec& budget, const ShareSpec& sharing,
                                const TensorDataset& validation, const DatasetInfo& info, const torch::Device& device,
                                dcz::Storage dense);
 
