@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 
 #include "cli/commands.h"
+#include "libtorch/data_parallel.h"
 
 
 namespace {
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   dcomp::cli::add_pack_commands(app);
   try {
     app.parse(argc, argv);
+    dcomp::finish_data_parallel();  // rank 0 may host the store: it leaves last
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

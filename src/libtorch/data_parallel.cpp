@@ -155,7 +155,23 @@ void DataParallel::sum(torch::Tensor& tensor, const std::string& what) {
   tensor = one[0];
 }
 
+void DataParallel::finish() {
+  run("the end of the run", [&] {
+    store_->set("dcomp/finished/" + std::to_string(env_.rank), std::vector<uint8_t>{});
+    if (env_.rank != 0) return;
+    std::vector<std::string> keys;
+    for (int r = 1; r < env_.world_size; ++r) keys.push_back("dcomp/finished/" + std::to_string(r));
+    store_->wait(keys, timeout_);
+  });
+}
+
 DataParallel* data_parallel() { return process_group.get(); }
+
+void finish_data_parallel() {
+  if (!process_group) return;
+  process_group->finish();
+  process_group.reset();
+}
 
 void init_data_parallel(std::chrono::milliseconds timeout) {
   if (process_group) return;

@@ -71,6 +71,10 @@ class DataParallel {
   // In place: the elementwise sum of `tensor` over ranks.
   void sum(torch::Tensor& tensor, const std::string& what);
 
+  // The end of a run that succeeded: rank 0, whose process may host the
+  // store, waits until every rank is done with it.
+  void finish();
+
  private:
   void run(const std::string& what, const std::function<void()>& collective);
 
@@ -85,6 +89,7 @@ class DataParallel {
 // dcomp runs alone.
 DataParallel* data_parallel();
 void init_data_parallel(std::chrono::milliseconds timeout);
+void finish_data_parallel();  // after a command succeeded; nothing when alone
 
 // Whether this process writes results: rank 0, or a process that runs alone.
 bool is_rank0();
