@@ -20,8 +20,14 @@ struct CommonOptions {
   int threads = 0;  // 0: LibTorch's default
 };
 void add_common_options(CLI::App& command, CommonOptions& options);
-// --timeout: under torchrun, how long ranks wait for each other (data_parallel.h).
-void add_timeout_option(CLI::App& command, double& seconds);
+// Commands that train: under torchrun they join the other ranks
+// (data_parallel.h), waiting --timeout seconds for them at start and in
+// every collective.
+struct DataParallelOptions {
+  double timeout_seconds = 30;
+};
+void add_data_parallel_options(CLI::App& command, DataParallelOptions& options);
+void start_data_parallel(const DataParallelOptions& options);  // nothing when not launched by torchrun
 void apply_threads(const CommonOptions& options);
 
 // The metadata file that sits beside a model file: x.pt -> x.json.

@@ -1,9 +1,11 @@
 // Options and helpers shared by the subcommands.
 #include <torch/torch.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "cli/commands.h"
+#include "libtorch/data_parallel.h"
 
 namespace dcomp::cli {
 
@@ -27,11 +29,15 @@ void add_common_options(CLI::App& command, CommonOptions& options) {
   command.add_option("--threads", options.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
 }
 
-void add_timeout_option(CLI::App& command, double& seconds) {
-  command.add_option("--timeout", seconds,
+void add_data_parallel_options(CLI::App& command, DataParallelOptions& options) {
+  command.add_option("--timeout", options.timeout_seconds,
                      "Data-parallel (under torchrun): seconds to wait for the other ranks, at start and in every "
                      "collective, before stopping with an error")
       ->check(CLI::PositiveNumber)->capture_default_str();
+}
+
+void start_data_parallel(const DataParallelOptions& options) {
+  init_data_parallel(std::chrono::milliseconds(int64_t(options.timeout_seconds * 1000)));
 }
 
 void apply_threads(const CommonOptions& options) {

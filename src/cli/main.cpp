@@ -2,15 +2,8 @@
 #include <fmt/core.h>
 
 #include "cli/commands.h"
+#include "core/first_line.h"
 #include "libtorch/data_parallel.h"
-
-
-namespace {
-
-// Library errors (LibTorch's especially) can span lines; one is enough here.
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"dcomp: Deep Compression (pruning, weight sharing, Huffman coding) for PyTorch models"};
@@ -41,10 +34,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "dcomp: error: {} (see --help)\n", first_line(e.what()));
+    fmt::print(stderr, "dcomp: error: {} (see --help)\n", dcomp::first_line(e.what()));
     return e.get_exit_code();
   } catch (const std::exception& e) {
-    fmt::print(stderr, "dcomp: error: {}\n", first_line(e.what()));
+    fmt::print(stderr, "dcomp: error: {}\n", dcomp::first_line(e.what()));
     return 1;
   }
   return 0;

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 struct PipelineOptions {
   CommonOptions common;
   std::string config_file, run_dir, from, results;
-  double timeout_seconds = 30;
+  DataParallelOptions data_parallel;
 };
 
 void copy_results(const fs::path& run_dir, const std::string& model, const fs::path& results) {
@@ -37,7 +37,7 @@ void copy_results(const fs::path& run_dir, const std::string& model, const fs::p
 
 void run_pipeline_command(const PipelineOptions& o) {
   apply_threads(o.common);
-  init_data_parallel(std::chrono::milliseconds(int64_t(o.timeout_seconds * 1000)));
+  start_data_parallel(o.data_parallel);
   const PipelineConfig config = pipeline_config_from_json(read_json_file(o.config_file));
   const std::string run_dir =
       o.run_dir.empty() ? (fs::path("runs") / fs::path(o.config_file).stem()).string() : o.run_dir;
@@ -72,7 +72,7 @@ void add_pipeline_command(CLI::App& app) {
   cmd->add_option("--from", o->from, "Redo this stage and those after it")
       ->check(CLI::IsMember(pipeline_stages()));
   cmd->add_option("--results", o->results, "Copy summary, compressed file and artifacts here");
-  add_timeout_option(*cmd, o->timeout_seconds);
+  add_data_parallel_options(*cmd, o->data_parallel);
   cmd->callback([o] { run_pipeline_command(*o); });
 }
 

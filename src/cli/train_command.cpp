@@ -35,7 +35,7 @@ struct TrainOptions {
   std::string run_name, runs_dir = "runs", out;
   bool as_state_dict = false;
   RunControl run;
-  double timeout_seconds = 30;  // data-parallel: joining, and every collective
+  DataParallelOptions data_parallel;
 };
 
 // The recipe: the command's defaults, then the config file, then the flags
@@ -61,7 +61,7 @@ TrainConfig resolve_config(const TrainOptions& o, const CLI::App& cmd) {
 
 void run_train(const TrainOptions& o, const CLI::App& cmd) {
   apply_threads(o.common);
-  init_data_parallel(std::chrono::milliseconds(int64_t(o.timeout_seconds * 1000)));
+  start_data_parallel(o.data_parallel);
   TrainConfig config = resolve_config(o, cmd);
   const torch::Device device = resolve_device(o.common.device);
   if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
@@ -170,7 +170,7 @@ CLI::App* add_training_command(CLI::App& app, const std::string& name, const std
   cmd->add_option("--name", options->run_name, "Run name (default: the model's)");
   cmd->add_option("--runs-dir", options->runs_dir, "Where runs keep checkpoints and metrics")->capture_default_str();
   cmd->add_flag("--resume", options->run.resume, "Continue the run from its last checkpoint");
-  add_timeout_option(*cmd, options->timeout_seconds);
+  add_data_parallel_options(*cmd, options->data_parallel);
   cmd->add_option("--stop-after", options->run.stop_after_epoch, "Stop after this epoch, to --resume later")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--out", options->out,

@@ -8,11 +8,11 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "core/first_line.h"
+
 namespace dcomp {
 
 namespace {
-
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 int int_variable(const std::function<const char*(const char*)>& getenv, const char* name, int min, int max) {
   const char* text = getenv(name);
@@ -96,7 +96,10 @@ void DataParallel::run(const std::string& what, const std::function<void()>& col
 }
 
 std::string DataParallel::rank0_value(const std::string& what, const std::string& value) {
-  const std::string key = "dcomp/" + what;
+  // Numbered: every rank makes the same exchanges in the same order, and a
+  // name may come back (each training stage checks "weights after epoch 1"),
+  // so a rank that gets there first must not read rank 0's earlier value.
+  const std::string key = fmt::format("dcomp/{}/{}", exchanges_++, what);
   std::vector<uint8_t> rank0;
   run(what, [&] {
     if (env_.rank == 0) store_->set(key, std::vector<uint8_t>(value.begin(), value.end()));

@@ -50,8 +50,8 @@ class DataParallel {
   int rank() const { return env_.rank; }
   int world_size() const { return env_.world_size; }
 
-  // Rank 0's `value` under `what` (a name used once), on every rank; ranks
-  // other than 0 wait for rank 0 to get there.
+  // Rank 0's `value` under `what`, on every rank; ranks other than 0 wait
+  // for rank 0 to get there. Every rank makes these calls in the same order.
   std::string rank0_value(const std::string& what, const std::string& value);
 
   // Every rank must pass the same `value` under `what` (e.g. the training
@@ -80,6 +80,7 @@ class DataParallel {
 
   LaunchEnvironment env_;
   std::chrono::milliseconds timeout_;
+  int64_t exchanges_ = 0;  // rank0_value calls so far
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
 };

@@ -11,6 +11,8 @@
 #include <map>
 #include <optional>
 
+#include "core/first_line.h"
+
 namespace dcomp {
 
 uint32_t GraphBuilder::add(dcz::Op op, std::vector<uint32_t> inputs, std::vector<std::string> tensors,
@@ -333,7 +335,7 @@ dcz::Graph export_graph(const torch::jit::Module& module) {
   try {
     frozen = torch::jit::freeze_module(copy);
   } catch (const c10::Error& e) {
-    throw UnsupportedGraph("the module does not freeze: " + e.msg().substr(0, e.msg().find('\n')));
+    throw UnsupportedGraph("the module does not freeze: " + first_line(e.msg()));
   }
   const std::shared_ptr<torch::jit::Graph> graph = frozen.get_method("forward").graph();
   remove_input_checks(graph->block());

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
 #include "core/atomic_file.h"
 #include "libtorch/coding_report.h"
@@ -55,7 +56,7 @@ struct Stages {
   const DataSplits& data;
   const DatasetInfo& info;
   torch::Device device;
-  mutable int plan_calls = 0;  // names each of plan()'s decisions for the other ranks
+  mutable std::optional<AllocationPlan> cached_plan;  // measured, or read from the run directory, once per run
 
   fs::path dir(const std::string& stage) const { return stage_directory(run.run_dir, stage); }
   fs::path weights(const std::string& stage) const { return dir(stage) / "model.pt"; }
@@ -110,22 +111,22 @@ struct Stages {
   }
 
   // The budget's plan, measured once and kept in the run directory.
-  AllocationPlan plan() const {
+  const AllocationPlan& plan() const {
+    if (cached_plan) return *cached_plan;
     const fs::path path = fs::path(run.run_dir) / "plan.json";
-    if (rank0_decides("plan " + std::to_string(plan_calls++), fs::exists(path)))
-      return allocation_plan_from_json(read_json_file(path.string()));
+    if (rank0_decides("plan measured before", fs::exists(path)))
+      return cached_plan.emplace(allocation_plan_from_json(read_json_file(path.string())));
     if (is_rank0()) fmt::print("plan: per-layer sensitivity on the validation split, for a budget\n");
     auto model = load("baseline");
-    const AllocationPlan p =
-        plan_allocation(*model, *config.budget, config.weight_sharing, data.validation, info, device,
-                        config.dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32);
+    cached_plan = plan_allocation(*model, *config.budget, config.weight_sharing, data.validation, info, device,
+                            config.dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32);
     if (is_rank0()) {
-      write_file_atomic(path.string(), to_json(p).dump(2) + "\n");
-      fmt::print("plan: {:.0f} bytes estimated for a budget of {} ({})\n", p.estimated_file_bytes, p.budget_bytes,
-                 path.string());
+      write_file_atomic(path.string(), to_json(*cached_plan).dump(2) + "\n");
+      fmt::print("plan: {:.0f} bytes estimated for a budget of {} ({})\n", cached_plan->estimated_file_bytes,
+                 cached_plan->budget_bytes, path.string());
     }
     wait_for_rank0("the plan written");
-    return p;
+    return *cached_plan;
   }
 
   PruneSchedule pruning() const {

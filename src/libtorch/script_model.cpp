@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/atomic_file.h"
+#include "core/first_line.h"
 #include "libtorch/graph_export.h"
 
 namespace dcomp {
@@ -20,8 +21,6 @@ using torch::jit::Node;
 using torch::jit::Value;
 
 const char* const kExtraFile = "dcomp.json";
-
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 void visit_nodes(Block* block, const std::function<void(Node*)>& visit) {
   for (Node* node : block->nodes()) {

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/atomic_file.h"
+#include "core/first_line.h"
 #include "libtorch/autocast.h"
 #include "libtorch/model_file.h"
 #include "libtorch/progress.h"
@@ -236,8 +237,9 @@ EvalResult evaluate(Model& model, const TensorDataset& data, const DatasetInfo& 
   model.eval();
   torch::NoGradGuard no_grad;
   const int64_t classes = int64_t(info.class_names.size());
-  auto correct = torch::zeros({classes}, torch::kInt64);
-  auto seen = torch::zeros({classes}, torch::kInt64);
+  // Per class: images right and images seen, as one tensor for one allreduce.
+  auto counts = torch::zeros({2, classes}, torch::kInt64);
+  auto correct = counts[0], seen = counts[1];
   DataParallel* group = data_parallel();
   const Shard shard = group ? shard_of(0, data.size(), group->rank(), group->world_size()) : Shard{0, data.size()};
   for (int64_t begin = shard.begin; begin < shard.end; begin += batch_size) {
@@ -254,10 +256,7 @@ EvalResult evaluate(Model& model, const TensorDataset& data, const DatasetInfo& 
     seen += torch::bincount(labels, {}, classes);
   }
   model.train(was_training);
-  if (group) {
-    group->sum(correct, "evaluation");
-    group->sum(seen, "evaluation");
-  }
+  if (group) group->sum(counts, "evaluation");
   EvalResult result;
   result.images = data.size();
   result.top1 = double(correct.sum().item<int64_t>()) / double(std::max<int64_t>(1, result.images));
@@ -343,7 +342,6 @@ StepOutput train_step(Model& model, torch::optim::SGD& optimizer, const torch::T
   return out;
 }
 
-
 std::optional<std::string> bf16_training_fault(Model& model, const DatasetInfo& info, const torch::Device& device) {
   const bool was_training = model.is_training();
   model.train();
@@ -360,7 +358,7 @@ std::optional<std::string> bf16_training_fault(Model& model, const DatasetInfo& 
     }
     logits.to(torch::kFloat32).sum().backward();
   } catch (const c10::Error& e) {
-    fault = e.msg().substr(0, e.msg().find('\n'));
+    fault = first_line(e.msg());
   }
   for (const torch::Tensor& p : model.parameters()) p.mutable_grad() = torch::Tensor();
   load_state_dict(model, saved);
