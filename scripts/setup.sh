@@ -22,7 +22,8 @@ packages=(
   libgtest-dev                               # tests
   clang libclang-rt-14-dev                   # libFuzzer targets (scripts/fuzz.sh)
   python3-torch python3-numpy                # PyTorch interoperability tests
-  chromium                                   # renders dcomp report pages in a test
+  chromium                                   # prints the submission PDF; renders report pages in a test
+  poppler-utils                              # pdfinfo, pdftotext: the submission test
   dataset-fashion-mnist                      # Fashion-MNIST (IDX)
 )
 missing=()

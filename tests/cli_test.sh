@@ -9,21 +9,7 @@ dcomp_run=$3
 python=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passes=0 failures=0
-pass() { echo "ok: $*"; passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-# expect_error DESCRIPTION PATTERN COMMAND...: the command must fail, and its
-# stderr must be one line matching PATTERN.
-expect_error() {
-  local what=$1 pattern=$2
-  shift 2
-  if "$@" >"$tmp/out" 2>"$tmp/err"; then fail "$what: exited 0"; return; fi
-  if [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! grep -q -- "$pattern" "$tmp/err"; then
-    fail "$what: stderr was: $(cat "$tmp/err")"; return
-  fi
-  pass "$what: $(cat "$tmp/err")"
-}
+source "$source_dir/tests/checks.sh"
 
 # expect_json DESCRIPTION FILE EXPRESSION: EXPRESSION, over the file's JSON as
 # r, must be true.
@@ -361,5 +347,4 @@ mkdir -p "$tmp/images/val/green" && cp "$tmp/images/val/red/000.png" "$tmp/image
 expect_error "a class in val only" "green: a class that the training folder does not have" \
   "$dcomp" eval "$tmp/user_trained.pt" --data "$tmp/images"
 
-echo "cli: $passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish cli

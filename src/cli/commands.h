@@ -53,5 +53,6 @@ void add_lab3_command(CLI::App& app);
 void add_pipeline_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_frontier_command(CLI::App& app);
+void add_submission_command(CLI::App& app);
 
 }  // namespace dcomp::cli

@@ -77,11 +77,9 @@ struct Point {
 
 // Top-1 of the file's model on the validation split of `data_dir`.
 double file_validation_top1(const dcz::Model& file, const std::string& data_dir, int64_t validation_size) {
-  const std::string* architecture = file.find("model");
-  if (!architecture || *architecture == "torchscript")
+  if (const std::string* architecture = file.find("model"); !architecture || *architecture == "torchscript")
     throw std::runtime_error("--data measures built-in models only");
-  std::unique_ptr<Model> model = make_model(*architecture);
-  load_state_dict(*model, expanded_state_dict(file));
+  std::unique_ptr<Model> model = built_in_model(file);
   const DatasetInfo info = file_data(file);
   return evaluate(*model, load_splits(info, data_dir, validation_size).validation, info, torch::kCPU).top1;
 }

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   dcomp::cli::add_pipeline_command(app);
   dcomp::cli::add_report_command(app);
   dcomp::cli::add_frontier_command(app);
+  dcomp::cli::add_submission_command(app);
   dcomp::cli::add_sensitivity_command(app);
   dcomp::cli::add_data_command(app);
   dcomp::cli::add_pack_commands(app);

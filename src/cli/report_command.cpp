@@ -13,6 +13,7 @@
 #include "libtorch/pipeline.h"
 #include "libtorch/state_dict.h"
 #include "libtorch/weight_plots.h"
+#include "report/document.h"
 #include "report/svg_chart.h"
 
 namespace dcomp::cli {
@@ -21,93 +22,9 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-struct Table {
-  std::vector<std::string> header;
-  std::vector<std::vector<std::string>> rows;
-};
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) out += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
-  return out;
-}
-
-// The report as a list of blocks, rendered twice.
-struct Report {
-  struct Block {
-    std::string heading, text;
-    Table table;
-    std::string plot_name, svg;
-  };
-  std::string title;
-  std::vector<Block> blocks;
-
-  std::string markdown() const {
-    std::string md = "# " + title + "\n";
-    for (const Block& b : blocks) {
-      if (!b.heading.empty()) md += "\n## " + b.heading + "\n";
-      if (!b.text.empty()) md += "\n" + b.text + "\n";
-      if (!b.table.header.empty()) {
-        md += "\n|";
-        for (const std::string& h : b.table.header) md += " " + h + " |";
-        md += "\n|";
-        for (size_t i = 0; i < b.table.header.size(); ++i) md += "---|";
-        md += "\n";
-        for (const auto& row : b.table.rows) {
-          md += "|";
-          for (const std::string& cell : row) md += " " + cell + " |";
-          md += "\n";
-        }
-      }
-      if (!b.svg.empty()) md += "\n![" + b.plot_name + "](report_files/" + b.plot_name + ".svg)\n";
-    }
-    return md;
-  }
-
-  std::string html() const {
-    std::string h = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + html_escape(title) +
-                    "</title>\n<style>body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}"
-                    "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
-                    "text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}pre{background:#f6f6f6;"
-                    "padding:8px;white-space:pre-wrap}svg{max-width:100%;height:auto}</style></head><body>\n";
-    h += "<h1>" + html_escape(title) + "</h1>\n";
-    for (const Block& b : blocks) {
-      if (!b.heading.empty()) h += "<h2>" + html_escape(b.heading) + "</h2>\n";
-      if (!b.text.empty()) {
-        // Code spans and fenced blocks, the only Markdown the texts use.
-        std::string t = html_escape(b.text);
-        for (size_t p; (p = t.find("```\n")) != std::string::npos;) {
-          const size_t end = t.find("\n```", p + 4);
-          if (end == std::string::npos) break;
-          t = t.substr(0, p) + "<pre>" + t.substr(p + 4, end - p - 4) + "</pre>" + t.substr(end + 4);
-        }
-        for (size_t p; (p = t.find('`')) != std::string::npos;) {
-          const size_t end = t.find('`', p + 1);
-          if (end == std::string::npos) break;
-          t = t.substr(0, p) + "<code>" + t.substr(p + 1, end - p - 1) + "</code>" + t.substr(end + 1);
-        }
-        h += "<p>" + t + "</p>\n";
-      }
-      if (!b.table.header.empty()) {
-        h += "<table><tr>";
-        for (const std::string& c : b.table.header) h += "<th>" + html_escape(c) + "</th>";
-        h += "</tr>\n";
-        for (const auto& row : b.table.rows) {
-          h += "<tr>";
-          for (const std::string& c : row) h += "<td>" + html_escape(c) + "</td>";
-          h += "</tr>\n";
-        }
-        h += "</table>\n";
-      }
-      if (!b.svg.empty()) h += "<figure>" + b.svg.substr(b.svg.find("<svg")) + "</figure>\n";
-    }
-    return h + "</body></html>\n";
-  }
-};
-
 std::string pct(double v) { return fmt::format("{:.2f}%", 100 * v); }
 
-Report build_report(const fs::path& run) {
+Document build_report(const fs::path& run) {
   if (!fs::exists(run / "summary.json"))
     throw std::runtime_error(run.string() + ": no summary.json (is this a finished pipeline run?)");
   const json summary = read_json_file((run / "summary.json").string());
@@ -119,7 +36,7 @@ Report build_report(const fs::path& run) {
   const json& coding = records[4]["coding"];
   const std::string model = summary["model"];
 
-  Report r;
+  Document r;
   r.title = "Deep Compression of " + model;
   r.blocks.push_back({"", fmt::format("Run `{}`, made by:\n\n```\n{}\n```\n\nat commit `{}`, {}.", run.string(),
                                       summary["command"].get<std::string>(), summary["git_commit"].get<std::string>(),
@@ -221,11 +138,11 @@ Report build_report(const fs::path& run) {
 }
 
 void run_report(const std::string& run_dir, const std::string& out_dir) {
-  const Report report = build_report(run_dir);
+  const Document report = build_report(run_dir);
   const fs::path out(out_dir.empty() ? run_dir : out_dir);
-  for (const Report::Block& b : report.blocks)
+  for (const Block& b : report.blocks)
     if (!b.svg.empty()) write_file_atomic((out / "report_files" / (b.plot_name + ".svg")).string(), b.svg);
-  write_file_atomic((out / "report.md").string(), report.markdown());
+  write_file_atomic((out / "report.md").string(), report.markdown("report_files"));
   write_file_atomic((out / "report.html").string(), report.html());
   fmt::print("wrote {} and {}\n", (out / "report.html").string(), (out / "report.md").string());
 }

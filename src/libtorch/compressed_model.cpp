@@ -7,6 +7,7 @@
 #include "core/atomic_file.h"
 #include "core/input_spec.h"
 #include "libtorch/data.h"
+#include "libtorch/models.h"
 
 namespace dcomp {
 
@@ -115,6 +116,16 @@ StateDict expanded_state_dict(const dcz::Model& file) {
     out.emplace_back(t.name, value.reshape(t.shape));
   }
   return out;
+}
+
+std::unique_ptr<Model> built_in_model(const dcz::Model& file) {
+  const std::string* architecture = file.find("model");
+  if (!architecture || *architecture == "torchscript")
+    throw std::runtime_error("a TorchScript model's file runs in dcomp-run, or with its module; not as a built-in network");
+  std::unique_ptr<Model> model = make_model(*architecture);
+  load_state_dict(*model, expanded_state_dict(file));
+  model->set_data(file_data(file));
+  return model;
 }
 
 const char* coder_name(dcz::Coder coder) { return coder == dcz::Coder::kAdaptive ? "adaptive" : "huffman"; }

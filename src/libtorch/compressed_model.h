@@ -34,6 +34,10 @@ DatasetInfo file_data(const dcz::Model& file);
 // float32 (bit-identical to the weight-shared model's).
 StateDict expanded_state_dict(const dcz::Model& file);
 
+// The built-in network a file holds, with those weights, on the CPU, set up
+// for file_data(file). Throws for TorchScript models, which need their module.
+std::unique_ptr<Model> built_in_model(const dcz::Model& file);
+
 // Where a file's bytes went.
 struct PartBytes {
   uint64_t file = 0, positions = 0, indices = 0, codebooks = 0, dense_tensors = 0, tables = 0, graph = 0, header = 0;

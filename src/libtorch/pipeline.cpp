@@ -355,7 +355,7 @@ json run_pipeline(const PipelineConfig& config, const PipelineRun& run, const Da
     write_file_atomic(config_copy.string(), to_json(config).dump(2) + "\n");
   }
 
-  const Stages stages{config, run, data, info, device};
+  const Stages stages{config, run, data, info, device, {}};
   std::vector<json> records;
   for (auto it = names.begin(); it != names.end(); ++it) {
     const fs::path record_path = stages.dir(*it) / "stage.json";

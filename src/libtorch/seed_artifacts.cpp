@@ -29,11 +29,13 @@ std::vector<std::string> write_seed_artifacts(const std::string& dir, const std:
   for (const std::string& name : {"codebook_" + architecture + ".npy", std::string("huffman_encoding.npy"),
                                  std::string("huffman_freq.npy")})
     files.push_back((d / name).string());
-  write_zip((d / "lab4_submission.zip").string(), files);
+  std::vector<ZipEntry> entries;
+  for (const std::string& f : files) entries.push_back({f, ""});
+  write_zip((d / "lab4_submission.zip").string(), entries);
   return files;
 }
 
-void write_zip(const std::string& path, const std::vector<std::string>& files) {
+void write_zip(const std::string& path, const std::vector<ZipEntry>& entries) {
   const std::string temporary = temporary_path_for(path);
   int error = 0;
   zip_t* archive = zip_open(temporary.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
@@ -44,11 +46,12 @@ void write_zip(const std::string& path, const std::vector<std::string>& files) {
     zip_error_fini(&e);
     throw std::runtime_error(message);
   }
-  for (const std::string& file : files) {
-    zip_source_t* source = zip_source_file(archive, file.c_str(), 0, -1);
-    if (!source || zip_file_add(archive, fs::path(file).filename().c_str(), source, ZIP_FL_OVERWRITE) < 0) {
+  for (const ZipEntry& entry : entries) {
+    const std::string name = entry.name.empty() ? fs::path(entry.file).filename().string() : entry.name;
+    zip_source_t* source = zip_source_file(archive, entry.file.c_str(), 0, -1);
+    if (!source || zip_file_add(archive, name.c_str(), source, ZIP_FL_OVERWRITE | ZIP_FL_ENC_UTF_8) < 0) {
       if (source) zip_source_free(source);
-      const std::string message = path + ": cannot add " + file + ": " + zip_strerror(archive);
+      const std::string message = path + ": cannot add " + entry.file + ": " + zip_strerror(archive);
       zip_discard(archive);
       throw std::runtime_error(message);
     }

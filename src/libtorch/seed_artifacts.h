@@ -18,7 +18,11 @@ std::vector<std::string> write_seed_artifacts(const std::string& dir, const std:
                                               const StateDict& before_pruning, const StateDict& after_pruning,
                                               Model& quantized);
 
-// A zip archive of `files` (stored under their base names), written atomically.
-void write_zip(const std::string& path, const std::vector<std::string>& files);
+// A zip archive, written atomically: each file under its name in the archive
+// (a relative path; the file's base name when `name` is empty).
+struct ZipEntry {
+  std::string file, name;
+};
+void write_zip(const std::string& path, const std::vector<ZipEntry>& entries);
 
 }  // namespace dcomp

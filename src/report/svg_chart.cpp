@@ -61,8 +61,15 @@ struct Frame {
   double py(double v) const { return kTop + plot_h * (1 - (v - y.lo) / (y.hi - y.lo)); }
 };
 
-std::string header(const ChartText& text, double x_label_y) {
-  std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(kWidth) + "\" height=\"" + num(kHeight) +
+// Wide enough for the legend's longest label (about 7 px a character at 12 px).
+double chart_width(const std::vector<Series>& series) {
+  size_t longest = 0;
+  for (const Series& s : series) longest = std::max(longest, s.label.size());
+  return std::max(kWidth, kWidth - kRight + 40 + 7.0 * double(longest));
+}
+
+std::string header(const ChartText& text, double x_label_y, double width) {
+  std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(width) + "\" height=\"" + num(kHeight) +
                   "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   s += "<text x=\"" + num(kWidth / 2) + "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" + escape(text.title) + "</text>\n";
   s += "<text x=\"16\" y=\"" + num(kTop + (kHeight - kTop - kBottom) / 2) + "\" text-anchor=\"middle\" transform=\"rotate(-90 16 " +
@@ -113,7 +120,7 @@ std::string line_chart(const ChartText& text, const std::vector<Series>& series)
   const Frame f{Axis(y_lo, y_hi)};
   const Axis x(x_lo, x_hi);
   auto px = [&](double v) { return kLeft + f.plot_w * (v - x.lo) / (x.hi - x.lo); };
-  std::string s = header(text, kTop + f.plot_h + 38) + y_axis(f);  // tick labels, then the axis label
+  std::string s = header(text, kTop + f.plot_h + 38, chart_width(series)) + y_axis(f);  // tick labels, then the axis label
   for (double v : ticks(x))
     s += "<text x=\"" + num(px(v)) + "\" y=\"" + num(kTop + f.plot_h + 16) + "\" text-anchor=\"middle\">" + num(v) + "</text>\n";
   for (size_t i = 0; i < series.size(); ++i) {
@@ -132,7 +139,7 @@ std::string bar_chart(const ChartText& text, const std::vector<std::string>& cat
                       const std::vector<Series>& series) {
   const auto [y_lo, y_hi] = y_range(series, true);
   const Frame f{Axis(y_lo, y_hi)};
-  std::string s = header(text, kHeight - 10) + y_axis(f);  // below the rotated category labels
+  std::string s = header(text, kHeight - 10, chart_width(series)) + y_axis(f);  // below the rotated category labels
   const double group = f.plot_w / double(std::max<size_t>(1, categories.size()));
   const double bar = group * 0.8 / double(std::max<size_t>(1, series.size()));
   for (size_t c = 0; c < categories.size(); ++c) {
