@@ -14,8 +14,8 @@ namespace dcomp::cli {
 struct HomeworkInputs {
   std::filesystem::path results = "results";  // lab1..lab4, frontier
   CommonOptions common;           // the data the Lab 4 model ran on, and the device
-  int64_t training_steps = 10;    // per timing of Problem 1.3
-  int training_repetitions = 3;
+  int64_t training_steps = 20;    // per timing of Problem 1.3
+  int training_repetitions = 5;
 };
 
 Document homework_report(const HomeworkInputs& inputs);

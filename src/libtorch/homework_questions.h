@@ -27,7 +27,8 @@ std::vector<SharingPoint> sharing_without_retraining(const std::string& model_fi
 
 // 1.3: training images/s of a pruned model, dense (the zeros train like any
 // weight) and masked (gradients masked, masks re-applied after each step:
-// how dcomp retrains), timed in turn on the same batches, `reps` times.
+// how dcomp retrains), timed in turn on the same batches, `reps` times,
+// which goes first alternating.
 struct TrainingSpeed {
   std::vector<double> dense, masked;  // images/s, one per repetition
   int64_t steps = 0, batch_size = 0;
