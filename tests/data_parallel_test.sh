@@ -4,7 +4,8 @@
 # (train() compares digests after every epoch), zeros kept by masked
 # retraining, checkpoints that resume either way, and one-line errors for a
 # dead rank, a busy port, an absent master, mismatched ranks and a broken
-# environment. Usage: data_parallel_test.sh DCOMP SOURCE_DIR
+# environment; a user's TorchScript module trains the same way.
+# Usage: data_parallel_test.sh DCOMP SOURCE_DIR
 set -u
 dcomp=$1
 source_dir=$2
@@ -79,6 +80,23 @@ sys.exit(0 if len(r) == 3 and r[-1]['train_loss'] < r[0]['train_loss'] else 1)" 
     pass "the 2-rank checkpoint resumes in one process" || fail "1-process resume: $(cat out)"
 else
   fail "ResNet-20 under torchrun: $(cat out)"
+fi
+
+# A user's TorchScript module (the VGG-like network of tests/python/user_models.py)
+# under 2 ranks: the ranks stay bit-identical (train() compares them every
+# epoch), and what rank 0 writes is TorchScript that Python opens, trained.
+"$python" "$source_dir/tests/python/user_models.py" init vgg user.pt 8 10
+if "${torchrun[@]}" "$dcomp" train --model user.pt --dataset imagefolder --data images --image-size 32 --threads 1 \
+  --batch-size 16 --epochs 2 --fp32 --runs-dir "$tmp/runs" --name user --out user_trained.pt >out 2>&1; then
+  "$python" -c "
+import sys, torch
+a, b = torch.jit.load('user.pt'), torch.jit.load('user_trained.pt').eval()
+moved = any(not torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+sys.exit(0 if moved and b(torch.zeros(2, 3, 32, 32)).shape == (2, 10) else 1)" &&
+    pass "a TorchScript module trains under 2 ranks; Python opens what rank 0 wrote" ||
+    fail "TorchScript under 2 ranks wrote: $(cat out)"
+else
+  fail "TorchScript under torchrun: $(cat out)"
 fi
 
 # Masked retraining under 2 ranks keeps every zero.
