@@ -5,8 +5,7 @@ same weights, graph optimization "all"), the order alternating, at batch 1
 and at batch N; prints each repetition and min / median / max of the ratio
 ONNX Runtime time / runtime time.
   /usr/bin/python3 bench/compare_onnxruntime.py --file results/lab4/resnet20.dcz \
-      --weights results/lab4/net_after_quantization.pt --baseline models/resnet20_cifar10_baseline.pt \
-      --model resnet20 --reps 5"""
+      --baseline models/resnet20_cifar10_baseline.pt --model resnet20 --reps 5"""
 import argparse
 import json
 import os
@@ -26,17 +25,22 @@ def last_json(command):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--file", required=True, help="the compressed model (.dcz)")
-    p.add_argument("--weights", required=True, help="its weights as a state_dict (the same values, dense)")
+    p.add_argument("--weights", help="its weights as a state_dict (default: the file unpacked by dcomp)")
     p.add_argument("--baseline", required=True, help="the dense baseline runtime_inference also times")
     p.add_argument("--model", required=True)
     p.add_argument("--runtime-inference", default="build/bench/runtime_inference")
+    p.add_argument("--dcomp", default="build/src/cli/dcomp")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--calls", type=int, default=200, help="batch-1 calls per timing (batch N: calls / 10)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--reps", type=int, default=5)
     a = p.parse_args()
-    onnx = os.path.join(tempfile.mkdtemp(), a.model + ".onnx")
-    subprocess.run([sys.executable, os.path.join(HERE, "export_onnx.py"), a.model, a.weights, onnx], check=True,
+    work = tempfile.mkdtemp()
+    weights = a.weights or os.path.join(work, "weights.pt")
+    if not a.weights:
+        subprocess.run([a.dcomp, "unpack", a.file, "--state-dict", "--out", weights], check=True, capture_output=True)
+    onnx = os.path.join(work, a.model + ".onnx")
+    subprocess.run([sys.executable, os.path.join(HERE, "export_onnx.py"), a.model, weights, onnx], check=True,
                    capture_output=True)
     ratios = {1: [], a.batch: []}
     for rep in range(a.reps):
