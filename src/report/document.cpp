@@ -49,6 +49,23 @@ std::string html_text(const std::string& text) {
   return out;
 }
 
+// An SVG sized by width and height attributes alone keeps its user units
+// when CSS narrows it (max-width on an A4 page), and so is cut off at the
+// right; a viewBox of the same size makes it scale instead.
+std::string scalable(std::string svg) {
+  const size_t tag_end = svg.find('>');
+  if (tag_end == std::string::npos || svg.substr(0, tag_end).find("viewBox") != std::string::npos) return svg;
+  auto attribute = [&](const std::string& name) -> std::string {
+    const size_t p = svg.substr(0, tag_end).find(" " + name + "=\"");
+    if (p == std::string::npos) return "";
+    const size_t begin = p + name.size() + 3;
+    return svg.substr(begin, svg.find('"', begin) - begin);
+  };
+  const std::string width = attribute("width"), height = attribute("height");
+  if (!width.empty() && !height.empty()) svg.insert(4, " viewBox=\"0 0 " + width + " " + height + "\"");
+  return svg;
+}
+
 const char* const kStyle =
     "body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222;line-height:1.4}"
     "table{border-collapse:collapse;margin:1em 0;font-size:90%}td,th{border:1px solid #ccc;padding:3px 8px;"
@@ -83,7 +100,7 @@ std::string Document::html() const {
       }
       h += "</table>\n";
     }
-    if (!b.svg.empty()) h += "<figure>" + b.svg.substr(b.svg.find("<svg")) + "</figure>\n";
+    if (!b.svg.empty()) h += "<figure>" + scalable(b.svg.substr(b.svg.find("<svg"))) + "</figure>\n";
   }
   return h + "</body></html>\n";
 }
