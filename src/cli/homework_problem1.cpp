@@ -71,7 +71,7 @@ void problem_1_1_and_1_2(const Lab4& lab, std::vector<Block>& out) {
   }
 
   // 1.2: product tables, and Huffman with and without pruning.
-  const dcz::Model file = dcz::read(lab.file().string());
+  const dcz::Model& file = lab.compressed;
   Table products{{"layer", "bits", "products per output, direct (its nonzeros)", "products per output, by centroid",
                   "table entries (8-bit inputs)", "table bytes (fp32)"},
                  {}};
@@ -185,7 +185,7 @@ void problem_1_4(std::vector<Block>& out) {
 }
 
 void problem_1_5(const Lab4& lab, std::vector<Block>& out) {
-  const dcz::Model file = dcz::read(lab.file().string());
+  const dcz::Model& file = lab.compressed;
   dcz::Layout layout;
   dcz::encode(file, &layout);
   const PartBytes parts = part_bytes(file, layout);

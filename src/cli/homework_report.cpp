@@ -2,6 +2,7 @@
 
 #include "cli/homework_sections.h"
 #include "cli/model_io.h"
+#include "libtorch/compressed_model.h"
 #include "libtorch/json_file.h"
 #include "libtorch/model_file.h"
 #include "libtorch/runtime_info.h"
@@ -14,10 +15,7 @@ using json = nlohmann::json;
 using namespace homework;
 
 double homework::Lab4::top1(const std::string& model_file, const TensorDataset& split) const {
-  auto model = load_model(path(model_file), architecture);
-  model->set_data(info);
-  model->to(device);
-  return evaluate(*model, split, info, device).top1;
+  return evaluate(*load_model_for(path(model_file), architecture, info, device), split, info, device).top1;
 }
 
 Document homework_report(const HomeworkInputs& in) {
@@ -29,11 +27,11 @@ Document homework_report(const HomeworkInputs& in) {
   lab.summary = read_json_file((lab.dir / "summary.json").string());
   lab.architecture = lab.summary["config"]["model"];
   if (!fs::exists(lab.file())) throw std::runtime_error(lab.file().string() + " not found");
-  CommonOptions common = in.common;
-  auto probe = load_model(lab.path("net_after_quantization.pt"), lab.architecture);
-  lab.info = model_data(*probe, common);
-  lab.data = load_data(lab.info, common, lab.summary["config"].value(json::json_pointer("/retraining/validation_size"), 5000));
-  lab.device = resolve_device(common.device);
+  lab.compressed = dcz::read(lab.file().string());
+  lab.info = chosen_data(file_data(lab.compressed), in.common);
+  lab.data_dir = resolve_data_dir(lab.info, in.common.data_dir);
+  lab.data = load_data(lab.info, in.common, lab.summary["config"].value(json::json_pointer("/retraining/validation_size"), 5000));
+  lab.device = resolve_device(in.common.device);
 
   Document d;
   d.title = "Deep Compression of " + lab.summary["model"].get<std::string>() + ": the homework's report";

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/homework_report.h"
+#include "core/compressed_file.h"
 #include "libtorch/data.h"
 
 namespace dcomp::cli::homework {
@@ -37,7 +38,9 @@ struct Lab4 {
   std::string architecture;
   DatasetInfo info;
   DataSplits data;
+  std::string data_dir;  // where `data` came from
   torch::Device device = torch::kCPU;
+  dcz::Model compressed;  // file(), read once
   std::filesystem::path file() const { return dir / (summary["model"].get<std::string>() + ".dcz"); }
   std::string path(const std::string& name) const { return (dir / name).string(); }
   double top1(const std::string& model_file, const TensorDataset& split) const;  // of the model in dir

@@ -4,16 +4,15 @@
 
 namespace dcomp::cli {
 
+DatasetInfo chosen_data(const std::optional<DatasetInfo>& recorded, const CommonOptions& common) {
+  if (!common.source.dataset.empty()) return describe(common.source, common.data_dir);
+  if (recorded) return *recorded;
+  throw std::invalid_argument("the model does not say which images it takes: give --dataset (cifar10, fmnist or "
+                              "imagefolder with --data ROOT)");
+}
+
 DatasetInfo model_data(Model& model, const CommonOptions& common) {
-  DatasetInfo info;
-  if (!common.source.dataset.empty()) {
-    info = describe(common.source, common.data_dir);
-  } else if (const std::optional<DatasetInfo> recorded = model.data()) {
-    info = *recorded;
-  } else {
-    throw std::invalid_argument("the model does not say which images it takes: give --dataset (cifar10, fmnist or "
-                                "imagefolder with --data ROOT)");
-  }
+  const DatasetInfo info = chosen_data(model.data(), common);
   model.set_data(info);
   return info;
 }

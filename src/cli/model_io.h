@@ -17,6 +17,9 @@ namespace dcomp::cli {
 // says so. Throws if neither names a dataset.
 DatasetInfo model_data(Model& model, const CommonOptions& common);
 
+// The same choice for a model known by what it records (a file's, say).
+DatasetInfo chosen_data(const std::optional<DatasetInfo>& recorded, const CommonOptions& common);
+
 // `info`'s splits from --data (or the dataset's default place).
 DataSplits load_data(const DatasetInfo& info, const CommonOptions& common, int64_t validation_size);
 

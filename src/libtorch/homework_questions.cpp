@@ -13,24 +13,12 @@
 
 namespace dcomp {
 
-namespace {
-
-std::unique_ptr<Model> load_for(const std::string& file, const std::string& architecture, const DatasetInfo& info,
-                                const torch::Device& device) {
-  auto model = load_model(file, architecture);
-  model->set_data(info);
-  model->to(device);
-  return model;
-}
-
-}  // namespace
-
 std::vector<SharingPoint> sharing_without_retraining(const std::string& model_file, const std::string& architecture,
                                                      const std::vector<int>& bits, const TensorDataset& test,
                                                      const DatasetInfo& info, const torch::Device& device) {
   std::vector<SharingPoint> points;
   for (int b : bits) {
-    auto model = load_for(model_file, architecture, info, device);
+    auto model = load_model_for(model_file, architecture, info, device);
     ShareSpec spec;
     spec.conv_bits = spec.fc_bits = b;
     const CodingReport coding = huffman_report(share_weights(*model, spec));
@@ -48,7 +36,7 @@ TrainingSpeed dense_and_masked_training(const std::string& pruned_file, const st
   speed.steps = steps;
   speed.batch_size = std::min<int64_t>(config.batch_size, train.size());
   speed.bf16 = config.bf16;
-  auto model = load_for(pruned_file, architecture, info, device);
+  auto model = load_model_for(pruned_file, architecture, info, device);
   model->train();
   const Masks masks = Masks::from_zeros(*model);
   const TrainHooks masked = masks.training_hooks();

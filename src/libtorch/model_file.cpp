@@ -32,6 +32,14 @@ std::unique_ptr<Model> load_model(const std::string& path, const std::string& ar
   return model;
 }
 
+std::unique_ptr<Model> load_model_for(const std::string& path, const std::string& architecture,
+                                      const DatasetInfo& info, const torch::Device& device) {
+  auto model = load_model(path, architecture);
+  model->set_data(info);
+  model->to(device);
+  return model;
+}
+
 std::unique_ptr<Model> open_model(const std::string& name_or_path) {
   if (is_builtin_model(name_or_path)) return make_model(name_or_path);
   if (std::filesystem::exists(name_or_path)) {

@@ -19,6 +19,11 @@ bool is_torchscript_file(const std::string& path);
 // fault.
 std::unique_ptr<Model> load_model(const std::string& path, const std::string& architecture);
 
+// load_model's model, told the images it takes and moved to `device`: ready
+// to evaluate, train or teach.
+std::unique_ptr<Model> load_model_for(const std::string& path, const std::string& architecture,
+                                      const DatasetInfo& info, const torch::Device& device);
+
 // A model to train: a built-in name (freshly initialised) or a TorchScript
 // file (from its current weights).
 std::unique_ptr<Model> open_model(const std::string& name_or_path);

@@ -63,10 +63,7 @@ struct Stages {
   // Every stage's model is the config's kind: built-in state_dicts, or
   // TorchScript throughout.
   std::unique_ptr<Model> load_file(const std::string& path) const {
-    auto model = load_model(path, config.model);
-    model->set_data(info);
-    model->to(device);
-    return model;
+    return load_model_for(path, config.model, info, device);
   }
   std::unique_ptr<Model> load(const std::string& stage) const {
     return load_file(stage == "baseline" ? baseline_path().string() : weights(stage).string());

@@ -276,9 +276,7 @@ std::unique_ptr<torch::optim::SGD> make_optimizer(Model& model, const TrainConfi
 
 std::unique_ptr<Model> load_teacher(const TrainConfig& config, const DatasetInfo& info, const torch::Device& device) {
   if (!config.distillation) return nullptr;
-  auto teacher = load_model(config.distillation->teacher, config.model);
-  teacher->set_data(info);
-  teacher->to(device);
+  auto teacher = load_model_for(config.distillation->teacher, config.model, info, device);
   teacher->eval();
   return teacher;
 }
