@@ -17,13 +17,8 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/frontier_point.h"
 #include "core/atomic_file.h"
-#include "core/compressed_file.h"
-#include "libtorch/compressed_model.h"
-#include "libtorch/data.h"
-#include "libtorch/models.h"
-#include "libtorch/pipeline.h"
-#include "libtorch/train.h"
 #include "report/svg_chart.h"
 
 namespace dcomp::cli {
@@ -40,93 +35,28 @@ struct FrontierOptions {
   std::string notes;     // Markdown put after the table: the analysis, written by hand
 };
 
-struct Point {
-  std::string name;
-  json summary;
-  uint64_t adaptive_bytes = 0;  // the run's file under the adaptive coder
-  double measured_validation_top1 = -1;  // by this command, where the run recorded none
-  double top1() const { return summary["final_top1"]; }
-  // Held-out accuracy; runs from before it was recorded have none (-1)
-  // unless measured here.
-  double validation_top1() const { return summary.value("final_validation_top1", measured_validation_top1); }
-  double file_factor() const { return summary["compression_file"]; }
-  double adaptive_factor() const {
-    return file_factor() * summary["file_bytes"].get<double>() / double(adaptive_bytes);
-  }
-  double sparsity() const { return 1 - summary["nonzero"].get<double>() / summary["total"].get<double>(); }
-  std::string bits() const {
-    if (summary.contains("allocation")) {  // the plan's, per layer
-      int least = 8, most = 1;
-      for (const json& layer : summary["allocation"]["layers"])
-        least = std::min(least, layer["bits"].get<int>()), most = std::max(most, layer["bits"].get<int>());
-      return fmt::format("{} to {}, planned for {} B", least, most, summary["allocation"]["budget_bytes"].get<uint64_t>());
-    }
-    const json& sharing = summary["config"]["weight_sharing"];
-    std::string s = fmt::format("conv {}, fc {}", sharing["conv_bits"].get<int>(), sharing["fc_bits"].get<int>());
-    for (const json& layer : sharing["layer_bits"])
-      s += fmt::format(", {} {}", layer[0].get<std::string>(), layer[1].get<int>());
-    const std::string quantizer = sharing.value("quantizer", "kmeans");
-    if (quantizer == "ecsq") s += fmt::format("; ecsq lambda {}", sharing["lambda"].get<double>());
-    if (quantizer == "uniform") {
-      const double step = sharing["step"];
-      s += step > 0 ? fmt::format("; uniform step {}", step) : "; uniform";
-    }
-    return s;
-  }
-};
-
-// Top-1 of the file's model on the validation split of `data_dir`.
-double file_validation_top1(const dcz::Model& file, const std::string& data_dir, int64_t validation_size) {
-  if (const std::string* architecture = file.find("model"); !architecture || *architecture == "torchscript")
-    throw std::runtime_error("--data measures built-in models only");
-  std::unique_ptr<Model> model = built_in_model(file);
-  const DatasetInfo info = file_data(file);
-  return evaluate(*model, load_splits(info, data_dir, validation_size).validation, info, torch::kCPU).top1;
-}
-
-Point read_point(const std::string& run, const std::string& data_dir) {
-  const fs::path summary = fs::path(run) / "summary.json";
-  if (!fs::exists(summary)) throw std::runtime_error(run + ": no summary.json (is this a finished pipeline run?)");
-  fs::path name = fs::path(run).lexically_normal();
-  if (name.filename().empty()) name = name.parent_path();  // "dir/" -> "dir"
-  Point p{name.string(), read_json_file(summary.string())};
-  // A results directory holds the file; a run directory, its pack stage.
-  const std::string file_name = p.summary["model"].get<std::string>() + ".dcz";
-  fs::path file = fs::path(run) / file_name;
-  if (!fs::exists(file)) file = fs::path(stage_directory(run, "pack")) / file_name;
-  dcz::Model model = dcz::read(file.string());
-  if (fs::file_size(file) != p.summary["file_bytes"].get<uint64_t>())
-    throw std::runtime_error(file.string() + ": not the file its summary.json describes");
-  for (dcz::Tensor& t : model.tensors) t.coder = dcz::Coder::kAdaptive;
-  p.adaptive_bytes = dcz::encode(model).size();
-  if (!data_dir.empty() && !p.summary.contains("final_validation_top1"))
-    p.measured_validation_top1 =
-        file_validation_top1(model, data_dir, p.summary["config"].value(json::json_pointer("/trained_quantization/validation_size"), 5000));
-  return p;
-}
-
 // A point is on the frontier when no other is at least as good on both axes
 // and better on one.
-bool dominated(const Point& p, const std::vector<Point>& all) {
-  return std::any_of(all.begin(), all.end(), [&](const Point& q) {
+bool dominated(const FrontierPoint& p, const std::vector<FrontierPoint>& all) {
+  return std::any_of(all.begin(), all.end(), [&](const FrontierPoint& q) {
     return q.top1() >= p.top1() && q.file_factor() >= p.file_factor() &&
            (q.top1() > p.top1() || q.file_factor() > p.file_factor());
   });
 }
 
 void run_frontier_command(const FrontierOptions& o) {
-  std::vector<Point> points;
-  for (const std::string& run : o.runs) points.push_back(read_point(run, o.data_dir));
+  std::vector<FrontierPoint> points;
+  for (const std::string& run : o.runs) points.push_back(read_frontier_point(run, o.data_dir));
   const double baseline = points.front().summary["baseline_top1"];
-  for (const Point& p : points)
+  for (const FrontierPoint& p : points)
     if (p.summary["baseline_top1"].get<double>() != baseline)
       throw std::runtime_error(p.name + ": starts from another baseline than " + points.front().name);
   const double bar = baseline - o.bar_points / 100;
   // Summaries older than the validation figures have none: the baseline's is
   // taken from those that do, and must agree between them.
   double validation_baseline = -1;
-  for (const Point& p : points) {
-    const double v = p.summary.value("baseline_validation_top1", -1.0);
+  for (const FrontierPoint& p : points) {
+    const double v = p.baseline_validation_top1();
     if (v < 0) continue;
     if (validation_baseline >= 0 && v != validation_baseline)
       throw std::runtime_error(p.name + ": its baseline has another validation top-1 than the other runs'");
@@ -137,8 +67,8 @@ void run_frontier_command(const FrontierOptions& o) {
       validation_baseline < 0 ? std::string("not recorded")
                               : fmt::format("{:.2f}% and the bar is {:.2f}%", 100 * validation_baseline,
                                             100 * validation_bar);
-  std::sort(points.begin(), points.end(),
-            [](const Point& a, const Point& b) { return a.file_factor() < b.file_factor(); });
+  std::stable_sort(points.begin(), points.end(),
+            [](const FrontierPoint& a, const FrontierPoint& b) { return a.file_factor() < b.file_factor(); });
 
   std::string md = fmt::format(
       "# Accuracy against size\n\nGenerated by:\n\n```sh\n{}\n```\n\nBaseline top-1 {:.2f}%; the bar is {:.2f}% "
@@ -154,9 +84,10 @@ void run_frontier_command(const FrontierOptions& o) {
       "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
       invocation(), 100 * baseline, 100 * bar, o.bar_points, validation_text);
   std::map<std::pair<long, bool>, Series> lines;  // per pruned model (its nonzero count) and coder (adaptive?)
-  for (const Point& p : points) {
+  for (const FrontierPoint& p : points) {
     const bool has_validation = p.validation_top1() >= 0 && validation_baseline >= 0;
-    const bool test_ok = p.top1() >= bar, validation_ok = has_validation && p.validation_top1() >= validation_bar;
+    const bool test_ok = holds_bar(p.top1(), baseline, o.bar_points),
+               validation_ok = has_validation && holds_bar(p.validation_top1(), validation_baseline, o.bar_points);
     md += fmt::format("| {} | {:.1f}% | {} | {:.2f}% | {:.2f} | {} | {:.1f}x | {:.1f}x | {} | {:.1f}x | {} | {} | {} | "
                       "{} | {} |\n",
                       p.name, 100 * p.sparsity(), p.bits(), 100 * p.top1(), 100 * (baseline - p.top1()),

@@ -6,12 +6,10 @@
 #include <map>
 #include <sstream>
 
+#include "cli/frontier_point.h"
 #include "cli/homework_sections.h"
-#include "core/compressed_file.h"
-#include "libtorch/compressed_model.h"
 #include "libtorch/json_file.h"
 #include "libtorch/pipeline.h"
-#include "libtorch/train.h"
 
 namespace dcomp::cli::homework {
 
@@ -247,7 +245,7 @@ void lab_4(const Lab4& lab, const fs::path& results, std::vector<Block>& out) {
   Table stages{{"stage", "test top-1"}, {}};
   for (const std::string& stage : pipeline_stages())
     if (s["test_top1_by_stage"].contains(stage)) stages.rows.push_back({stage, pct(s["test_top1_by_stage"][stage])});
-  const bool test_bar = baseline - final_top1 <= 0.01 + 1e-9, validation_bar = validation_baseline - validation <= 0.01 + 1e-9;
+  const bool test_bar = holds_bar(final_top1, baseline, 1), validation_bar = holds_bar(validation, validation_baseline, 1);
   const double file_ratio = s["compression_file"], formula = s["compression_formula"];
   out.push_back(text("Lab 4: Deep Compression end to end",
                      "From `" + s["command"].get<std::string>() +
@@ -273,24 +271,17 @@ void lab_4(const Lab4& lab, const fs::path& results, std::vector<Block>& out) {
   Table points_table{{"run", "test top-1", "validation top-1", "file", "formula", "bar on both"}, {}};
   std::vector<std::pair<double, std::vector<std::string>>> rows;
   for (const auto& entry : fs::directory_iterator(frontier)) {
-    const fs::path summary = entry.path() / "summary.json";
-    if (!fs::exists(summary)) continue;
-    const json p = read_json_file(summary.string());
-    // Validation as the run recorded it, else measured here from its file.
-    const bool recorded = p.contains("final_validation_top1");
-    const double point_validation =
-        recorded ? p["final_validation_top1"].get<double>()
-                 : evaluate(*built_in_model(dcz::read((entry.path() / (p["model"].get<std::string>() + ".dcz")).string())),
-                            lab.data.validation, lab.info, torch::kCPU)
-                       .top1;
-    const double point_validation_baseline = p.value("baseline_validation_top1", validation_baseline);
-    const bool both = p["baseline_top1"].get<double>() - p["final_top1"].get<double>() <= 0.01 + 1e-9 &&
-                      point_validation_baseline - point_validation <= 0.01 + 1e-9;
-    rows.push_back({p["compression_file"].get<double>(),
-                    {entry.path().filename().string(), pct(p["final_top1"]),
-                     pct(point_validation) + (recorded ? "" : " (from the file)"),
-                     fmt::format("{:.1f}x", p["compression_file"].get<double>()),
-                     fmt::format("{:.1f}x", p["compression_formula"].get<double>()), both ? "yes" : ""}});
+    if (!fs::exists(entry.path() / "summary.json")) continue;
+    const FrontierPoint p = read_frontier_point(entry.path().string(), lab.data_dir);
+    const double point_validation_baseline =
+        p.baseline_validation_top1() >= 0 ? p.baseline_validation_top1() : validation_baseline;
+    const bool both = holds_bar(p.top1(), p.summary["baseline_top1"], 1) &&
+                      holds_bar(p.validation_top1(), point_validation_baseline, 1);
+    rows.push_back({p.file_factor(),
+                    {entry.path().filename().string(), pct(p.top1()),
+                     pct(p.validation_top1()) + (p.measured_validation_top1 >= 0 ? " (from the file)" : ""),
+                     fmt::format("{:.1f}x", p.file_factor()),
+                     fmt::format("{:.1f}x", p.summary["compression_formula"].get<double>()), both ? "yes" : ""}});
   }
   std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.first < b.first; });
   std::string largest;
