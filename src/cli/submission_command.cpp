@@ -10,7 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/homework_report.h"
-#include "cli/process.h"
+#include "core/process.h"
 #include "core/atomic_file.h"
 #include "libtorch/seed_artifacts.h"
 

@@ -2,11 +2,11 @@
 
 #include <torch/version.h>
 
-#include <array>
-#include <cstdio>
 #include <ctime>
-#include <memory>
 #include <stdexcept>
+#include <vector>
+
+#include "core/process.h"
 
 namespace dcomp {
 
@@ -22,12 +22,12 @@ torch::Device resolve_device(const std::string& name) {
 
 namespace {
 
-std::string run_command(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), &::pclose);
-  if (!pipe) return "";
+// What `git -C <source> arguments...` prints, trailing blanks dropped; empty
+// if git fails.
+std::string git(std::vector<std::string> arguments) {
+  arguments.insert(arguments.begin(), {"git", "-C", DCOMP_SOURCE_DIR});
   std::string out;
-  std::array<char, 256> buf{};
-  while (std::fgets(buf.data(), int(buf.size()), pipe.get())) out += buf.data();
+  if (run_program(arguments, 30, &out) != 0) return "";
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
   return out;
 }
@@ -35,13 +35,12 @@ std::string run_command(const std::string& command) {
 }  // namespace
 
 std::string git_commit() {
-  const std::string git = "git -C '" DCOMP_SOURCE_DIR "' ";
-  const std::string commit = run_command(git + "rev-parse --verify --quiet HEAD 2>/dev/null");
+  const std::string commit = git({"rev-parse", "--verify", "--quiet", "HEAD"});
   if (commit.empty()) return "unknown";
   // Modified artifacts (models/, results/) do not make the code dirty: a
   // run that rewrites a committed model must still record a clean commit.
   const bool dirty =
-      !run_command(git + "status --porcelain --untracked-files=no -- . ':!models' ':!results' 2>/dev/null").empty();
+      !git({"status", "--porcelain", "--untracked-files=no", "--", ".", ":!models", ":!results"}).empty();
   return dirty ? commit + "-dirty" : commit;
 }
 
