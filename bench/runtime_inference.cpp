@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "Batch size for throughput")->capture_default_str();
   app.add_option("--reps", reps, "Interleaved repetitions")->capture_default_str();
   app.add_option("--calls", calls, "Batch-1 calls per repetition (throughput: calls / 10)")->capture_default_str();
-  app.add_option("--threads", threads, "LibTorch threads (the runtime uses one)")->capture_default_str();
+  app.add_option("--threads", threads, "Threads, for LibTorch and the runtime alike")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     torch::set_num_threads(threads);
@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
     load_state_dict(*quantized, expanded_state_dict(decoded));
     dense->eval(), quantized->eval();
     dcomp_model* runtime = nullptr;
-    if (dcomp_load(file.c_str(), &runtime) != DCOMP_OK) throw std::runtime_error(dcomp_last_error());
+    if (dcomp_load(file.c_str(), &runtime) != DCOMP_OK || dcomp_set_threads(runtime, threads) != DCOMP_OK)
+      throw std::runtime_error(dcomp_last_error());
     const int64_t c = dcomp_input_channels(runtime), h = dcomp_input_height(runtime), w = dcomp_input_width(runtime);
     torch::manual_seed(0);
     const torch::Tensor images = torch::randn({batch, c, h, w});

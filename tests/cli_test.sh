@@ -311,6 +311,10 @@ sys.exit(0 if same and torch.equal(q(x), u(x)) and q(x).shape == (3, 2) else 1)"
   [ -n "$libtorch_top1" ] && [ "$libtorch_top1" = "$runtime_top1" ] &&
     pass "dcomp-run on the image folder: $runtime_top1, as LibTorch" ||
     fail "dcomp-run --eval: '$runtime_top1' against LibTorch's '$libtorch_top1': $(cat "$tmp/run_out" "$tmp/out")"
+  "$dcomp_run" "$tmp/user.dcz" --eval "$tmp/images" --threads 1 >"$tmp/run_out" 2>&1
+  [ "$(grep -o "top-1 [0-9.]*%" "$tmp/run_out" | head -1)" = "$runtime_top1" ] &&
+    pass "dcomp-run --threads 1: the same top-1" || fail "dcomp-run --threads 1: $(cat "$tmp/run_out")"
+  expect_error "dcomp-run --threads out of range" "threads" "$dcomp_run" "$tmp/user.dcz" --threads 1000
   png=$(ls "$tmp"/images/val/red/*.png | head -1)
   cp "$png" "$tmp/one.png"
   "$dcomp_run" "$tmp/user.dcz" "$tmp/one.png" >"$tmp/run_out" 2>&1 && grep -q "one.png: [01] \(red\|blue\)" "$tmp/run_out" &&

@@ -11,11 +11,12 @@
 
 namespace dcomp::testing {
 
-// The file's logits for x (B, C, H, W); an empty tensor, with a test
-// failure, when the runtime refuses the file or the run.
-inline torch::Tensor runtime_logits(const std::string& path, const torch::Tensor& x) {
+// The file's logits for x (B, C, H, W) on `threads` threads (0: all the
+// cores); an empty tensor, with a test failure, when the runtime refuses the
+// file or the run.
+inline torch::Tensor runtime_logits(const std::string& path, const torch::Tensor& x, int threads = 0) {
   dcomp_model* runtime = nullptr;
-  if (dcomp_load(path.c_str(), &runtime) != DCOMP_OK) {
+  if (dcomp_load(path.c_str(), &runtime) != DCOMP_OK || dcomp_set_threads(runtime, threads) != DCOMP_OK) {
     ADD_FAILURE() << path << ": " << dcomp_last_error();
     return {};
   }

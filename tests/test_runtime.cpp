@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <thread>
 
 #include "libtorch/compressed_model.h"
 #include "libtorch/data.h"
@@ -70,6 +71,15 @@ void expect_same_logits(const std::string& name, bool dense_float16, int batch =
   const std::string adaptive = dir.file(name + "_adaptive.dcz");
   pack(*model, adaptive, dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32, dcz::Coder::kAdaptive);
   EXPECT_TRUE(torch::equal(dcomp::testing::runtime_logits(adaptive, input), dcomp::testing::runtime_logits(path, input)));
+
+  // Threads split the work, not the sums: the same logits, bit for bit, for
+  // one image (output channels shared) and for a batch (images shared).
+  for (int64_t n : {int64_t(1), int64_t(batch)}) {
+    const torch::Tensor images = input.slice(0, 0, n), one_thread = dcomp::testing::runtime_logits(path, images, 1);
+    for (int threads : {2, 3})
+      EXPECT_TRUE(torch::equal(dcomp::testing::runtime_logits(path, images, threads), one_thread))
+          << threads << " threads, batch " << n;
+  }
 }
 
 }  // namespace
@@ -93,4 +103,34 @@ TEST(Runtime, BadFilesGiveAStatusAndAMessage) {
   EXPECT_EQ(dcomp_load(nullptr, &model), DCOMP_ERROR_ARGUMENT);
   EXPECT_EQ(dcomp_run(nullptr, nullptr, 1, nullptr), DCOMP_ERROR_ARGUMENT);
   EXPECT_STREQ(dcomp_status_name(DCOMP_ERROR_UNSUPPORTED), "unsupported model");
+  EXPECT_EQ(dcomp_set_threads(nullptr, 1), DCOMP_ERROR_ARGUMENT);
+}
+
+// Two callers on one model of two threads: one gets the pool, the other
+// runs alone; both get the logits one thread gives.
+TEST(Runtime, ConcurrentCallsShareOneModel) {
+  TempDir dir;
+  const std::string path = dir.file("resnet20.dcz");
+  packed_model("resnet20", path, false);
+  torch::manual_seed(2);
+  const torch::Tensor input = torch::randn({1, 3, 32, 32});
+  const torch::Tensor expected = dcomp::testing::runtime_logits(path, input, 1);
+  dcomp_model* model = nullptr;
+  ASSERT_EQ(dcomp_load(path.c_str(), &model), DCOMP_OK);
+  ASSERT_EQ(dcomp_set_threads(model, 2), DCOMP_OK);
+  EXPECT_EQ(dcomp_threads(model), 2);
+  EXPECT_EQ(dcomp_set_threads(model, -1), DCOMP_ERROR_ARGUMENT);
+  EXPECT_EQ(dcomp_set_threads(model, 100000), DCOMP_ERROR_ARGUMENT);
+  EXPECT_EQ(dcomp_threads(model), 2);
+  std::vector<torch::Tensor> logits(4);
+  std::vector<std::thread> callers;
+  for (size_t i = 0; i < logits.size(); ++i)
+    callers.emplace_back([&, i] {
+      logits[i] = torch::empty({1, 10});
+      for (int k = 0; k < 20; ++k)
+        if (dcomp_run(model, input.data_ptr<float>(), 1, logits[i].data_ptr<float>()) != DCOMP_OK) return;
+    });
+  for (std::thread& t : callers) t.join();
+  for (const torch::Tensor& l : logits) EXPECT_TRUE(torch::equal(l, expected));
+  dcomp_free(model);
 }

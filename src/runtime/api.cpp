@@ -3,7 +3,9 @@
 #include <exception>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <new>
+#include <system_error>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,15 @@
 struct dcomp_model {
   dcomp::runtime::InputSpec input;
   std::unique_ptr<dcomp::runtime::Network> network;
+  int threads = 0;  // as dcomp_set_threads takes it
+  // Started by the first run, so that loading (or failing to) starts no threads.
+  mutable std::mutex pool_mutex;
+  mutable std::unique_ptr<dcomp::runtime::ThreadPool> pool;
+  dcomp::runtime::ThreadPool* threads_pool() const {
+    std::lock_guard<std::mutex> lock(pool_mutex);
+    if (!pool) pool = std::make_unique<dcomp::runtime::ThreadPool>(threads > 0 ? threads : dcomp::runtime::available_cores());
+    return pool.get();
+  }
 };
 
 namespace {
@@ -83,6 +94,19 @@ const char* dcomp_class_name(const dcomp_model* m, int label) {
 }
 size_t dcomp_weight_bytes(const dcomp_model* m) { return m ? m->network->weight_bytes() : 0; }
 
+dcomp_status dcomp_set_threads(dcomp_model* m, int threads) {
+  if (!m || threads < 0 || threads > 256)
+    return fail(DCOMP_ERROR_ARGUMENT, "dcomp_set_threads: threads must be 0 (all cores) to 256");
+  std::lock_guard<std::mutex> lock(m->pool_mutex);
+  m->threads = threads;
+  m->pool.reset();  // the next run starts the new number
+  return DCOMP_OK;
+}
+int dcomp_threads(const dcomp_model* m) {
+  if (!m) return 0;
+  return m->threads > 0 ? m->threads : dcomp::runtime::available_cores();
+}
+
 dcomp_status dcomp_normalize(const dcomp_model* m, const uint8_t* pixels, int batch, float* images) {
   if (!m || !pixels || !images || batch < 1) return fail(DCOMP_ERROR_ARGUMENT, "dcomp_normalize: bad arguments");
   const int64_t plane = m->input.height * m->input.width;
@@ -98,10 +122,13 @@ dcomp_status dcomp_normalize(const dcomp_model* m, const uint8_t* pixels, int ba
 dcomp_status dcomp_run(const dcomp_model* m, const float* images, int batch, float* logits) {
   if (!m || !images || !logits || batch < 1) return fail(DCOMP_ERROR_ARGUMENT, "dcomp_run: bad arguments");
   try {
-    m->network->forward_batch(images, m->input.channels * m->input.height * m->input.width, batch, logits);
+    m->network->forward_batch(images, m->input.channels * m->input.height * m->input.width, batch, logits,
+                              m->threads_pool());
     return DCOMP_OK;
   } catch (const std::bad_alloc&) {
     return fail(DCOMP_ERROR_MEMORY, "dcomp_run: out of memory");
+  } catch (const std::system_error& e) {  // threads that could not be started
+    return fail(DCOMP_ERROR_MEMORY, std::string("dcomp_run: cannot start its threads: ") + e.what());
   }
 }
 

@@ -139,16 +139,19 @@ int main(int argc, char** argv) {
   CLI::App app{"dcomp-run: run a compressed model (.dcz) without LibTorch"};
   std::string model_path, eval_dir;
   std::vector<std::string> inputs;
+  int threads = 0;
   app.add_option("model", model_path, "Compressed model file (.dcz)")->required();
   app.add_option("inputs", inputs, "PNG and JPEG images, CIFAR-10 batch files (.bin), IDX image files");
   app.add_option("--eval", eval_dir,
                  "Print top-1 on the test set in this directory: CIFAR-10's, Fashion-MNIST's, or an image folder's "
                  "(DIR/test, else DIR/val)");
+  app.add_option("--threads", threads, "Threads to run on (0: all the cores)")->check(CLI::Range(0, 256))->capture_default_str();
   try {
     app.parse(argc, argv);
     dcomp_model* loaded = nullptr;
     if (dcomp_load(model_path.c_str(), &loaded) != DCOMP_OK) throw std::runtime_error(dcomp_last_error());
     const ModelPtr model(loaded, dcomp_free);
+    if (dcomp_set_threads(model.get(), threads) != DCOMP_OK) throw std::runtime_error(dcomp_last_error());
     for (const std::string& path : inputs) {
       const Images in = read_input(path, model.get());
       print_predictions(model.get(), in, classify(model.get(), in));

@@ -8,7 +8,9 @@
  *   dcomp_run(model, images, batch, logits);         // -> (batch, classes)
  *   dcomp_free(model);
  *
- * A loaded model may run on several threads at once. */
+ * A loaded model runs each call on all the cores (dcomp_set_threads changes
+ * that); it may also be called from several threads at once, and a call made
+ * while another is running then runs on its caller's thread alone. */
 #ifndef DCOMP_RUNTIME_H
 #define DCOMP_RUNTIME_H
 
@@ -48,6 +50,12 @@ int dcomp_classes(const dcomp_model* model);
 const char* dcomp_class_name(const dcomp_model* model, int label); /* "" when the file names none */
 /* Bytes the loaded weights occupy (codebooks, sparse rows, BN, biases). */
 size_t dcomp_weight_bytes(const dcomp_model* model);
+
+/* The threads each dcomp_run uses, the calling one included: 1 for none
+ * besides it, up to 256, or 0 for all the cores (what dcomp_load sets). Not while the
+ * model is running. */
+dcomp_status dcomp_set_threads(dcomp_model* model, int threads);
+int dcomp_threads(const dcomp_model* model);
 
 /* uint8 pixels (batch, C, H, W) to the network's input: (p / 255 - mean) / std
  * per channel, with the statistics stored in the file. */

@@ -385,7 +385,8 @@ size_t Network::weight_bytes() const {
 
 // Steps [first, last) on `memory` laid out by `arena`, each value holding
 // `columns` columns (1: one image).
-void Network::run_steps(size_t first, size_t last, const Arena& arena, float* memory, int64_t columns) const {
+void Network::run_steps(size_t first, size_t last, const Arena& arena, float* memory, int64_t columns,
+                        ThreadPool* pool) const {
   for (size_t k = first; k < last; ++k) {
     const Step& s = steps_[k];
     const auto in = [&](size_t i) { return memory + arena.offset[s.inputs[i]]; };
@@ -393,7 +394,7 @@ void Network::run_steps(size_t first, size_t last, const Arena& arena, float* me
     const Shape x = shapes_[s.inputs[0]], out = shapes_[s.output];
     const int64_t n = out.floats() * columns;
     switch (s.op) {
-      case dcz::Op::kConv2d: s.conv.forward(in(0), y); break;
+      case dcz::Op::kConv2d: s.conv.forward(in(0), y, pool); break;
       case dcz::Op::kBatchNorm:
         for (int64_t c = 0; c < out.c; ++c) s.epilogue.apply(in(0) + c * n / out.c, n / out.c, c, y + c * n / out.c);
         break;
@@ -428,12 +429,21 @@ void Network::run_steps(size_t first, size_t last, const Arena& arena, float* me
   }
 }
 
-void Network::forward_batch(const float* images, int64_t image_floats, int64_t batch, float* logits) const {
+void Network::forward_batch(const float* images, int64_t image_floats, int64_t batch, float* logits,
+                            ThreadPool* pool) const {
+  if (!pool || pool->threads() == 1 || batch < pool->threads()) return forward_images(images, image_floats, batch, logits, pool);
+  pool->parallel_for(batch, [&](int64_t first, int64_t last) {
+    forward_images(images + first * image_floats, image_floats, last - first, logits + first * classes_, nullptr);
+  });
+}
+
+void Network::forward_images(const float* images, int64_t image_floats, int64_t batch, float* logits,
+                             ThreadPool* pool) const {
   thread_local std::vector<float> memory, columns;  // reused across calls on this thread
   memory.resize(image_arena_.floats);
   const auto run_image = [&](int64_t b, size_t last) {
     std::copy(images + b * image_floats, images + (b + 1) * image_floats, memory.data() + image_arena_.offset[0]);
-    run_steps(0, last, image_arena_, memory.data(), 1);
+    run_steps(0, last, image_arena_, memory.data(), 1, pool);
   };
   if (column_first_ == steps_.size() || batch < kVecFloats) {
     for (int64_t b = 0; b < batch; ++b) {
@@ -454,7 +464,7 @@ void Network::forward_batch(const float* images, int64_t image_floats, int64_t b
       const float* v = memory.data() + image_arena_.offset[column_input_];
       for (int64_t i = 0; i < features; ++i) x[i * width + j] = j < count ? v[i] : 0.0f;
     }
-    run_steps(column_first_, steps_.size(), column_arena_, columns.data(), width);
+    run_steps(column_first_, steps_.size(), column_arena_, columns.data(), width, pool);
     const float* y = columns.data() + column_arena_.offset[output_];
     for (int64_t j = 0; j < count; ++j)
       for (int64_t c = 0; c < classes_; ++c) logits[(first + j) * classes_ + c] = y[c * width + j];

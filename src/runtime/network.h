@@ -14,6 +14,7 @@
 #include "core/input_spec.h"
 #include "runtime/kernels.h"
 #include "runtime/sparse_layers.h"
+#include "runtime/thread_pool.h"
 
 namespace dcomp::runtime {
 
@@ -40,8 +41,11 @@ class Network {
   // after another. When the graph ends in vector operations (linear layers
   // and what goes between them), batches run those for up to 64 images at
   // once, feature-major, so that each nonzero weight is one vector
-  // operation over all of them.
-  void forward_batch(const float* images, int64_t image_floats, int64_t batch, float* logits) const;
+  // operation over all of them. With a pool of several threads, a batch of
+  // at least as many images is split between them, image by image; a
+  // smaller one (batch 1) runs its convolutions' output channels on them.
+  void forward_batch(const float* images, int64_t image_floats, int64_t batch, float* logits,
+                     ThreadPool* pool = nullptr) const;
 
  private:
   struct Step;
@@ -51,7 +55,10 @@ class Network {
     size_t floats = 0;
   };
   Arena plan_arena(size_t first, size_t last, const std::vector<uint32_t>& inputs, int64_t per_float) const;
-  void run_steps(size_t first, size_t last, const Arena& arena, float* memory, int64_t columns) const;
+  void run_steps(size_t first, size_t last, const Arena& arena, float* memory, int64_t columns,
+                 ThreadPool* pool) const;
+  void forward_images(const float* images, int64_t image_floats, int64_t batch, float* logits,
+                      ThreadPool* pool) const;
 
   std::vector<Step> steps_;
   std::vector<Shape> shapes_;      // per value

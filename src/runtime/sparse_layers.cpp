@@ -132,11 +132,11 @@ void Conv2d::plan(int64_t h, int64_t w) {
       }
 }
 
-void Conv2d::forward(const float* x, float* y) const {
+void Conv2d::forward(const float* x, float* y, ThreadPool* pool) const {
   const int64_t sw = stride_w, channel_phases = stride_h * sw * plane_, oh = output_h(h_), ow = output_w(w_);
   // Runs start inside the planes and are n_ long: n_ zeros past the planes
   // keep every read in bounds.
-  thread_local std::vector<float> phases, wide;
+  thread_local std::vector<float> phases;
   phases.assign(size_t(in * channel_phases + n_), 0.0f);
   for (int64_t c = 0; c < in; ++c)
     for (int64_t i = 0; i < h_; ++i) {
@@ -148,13 +148,18 @@ void Conv2d::forward(const float* x, float* y) const {
         for (int64_t j = j0; j < w_; j += sw) *dst++ = row[j];
       }
     }
-  wide.resize(size_t(n_));
+  const float* const source = phases.data();
   const int64_t group_out = out / groups, group_phases = in / groups * channel_phases;
-  for (int64_t g = 0, o = 0; g < groups; ++g)
-    for (int64_t end = o + group_out; o < end; ++o) {
-      weight.run_sum(o, start_.data(), phases.data() + g * group_phases, n_, wide.data());
+  const auto outputs = [&](int64_t first, int64_t last) {
+    thread_local std::vector<float> wide;  // one output plane at width qw_, per thread
+    wide.resize(size_t(n_));
+    for (int64_t o = first; o < last; ++o) {
+      weight.run_sum(o, start_.data(), source + o / group_out * group_phases, n_, wide.data());
       for (int64_t i = 0; i < oh; ++i) epilogue.apply(wide.data() + i * qw_, ow, o, y + (o * oh + i) * ow);
     }
+  };
+  if (pool) pool->parallel_for(out, outputs);
+  else outputs(0, out);
 }
 
 void Linear::forward(const float* x, float* y) const {

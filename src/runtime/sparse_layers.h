@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/compressed_file.h"
+#include "runtime/thread_pool.h"
 
 namespace dcomp::runtime {
 
@@ -96,7 +97,8 @@ struct Conv2d {
   int64_t output_w(int64_t w) const { return (w + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) / stride_w + 1; }
   // The geometry of the phase planes for an (h, w) input (sparse_layers.cpp).
   void plan(int64_t h, int64_t w);
-  void forward(const float* x, float* y) const;
+  // With a pool, its threads share the output channels.
+  void forward(const float* x, float* y, ThreadPool* pool) const;
 
  private:
   int64_t h_ = 0, w_ = 0, qw_ = 0, plane_ = 0, n_ = 0;
