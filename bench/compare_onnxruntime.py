@@ -3,7 +3,9 @@ each repetition runs bench/runtime_inference (the runtime on the .dcz) and
 bench/onnxruntime_peer.mjs (ONNX Runtime on the dense float32 export of the
 same weights, graph optimization "all"), the order alternating, at batch 1
 and at batch N; prints each repetition and min / median / max of the ratio
-ONNX Runtime time / runtime time.
+ONNX Runtime time / runtime time; then the peak resident memory of each whole
+process (bench/runtime_memory for the runtime, the peer's own figure for node
+with ONNX Runtime, and node's alone).
   /usr/bin/python3 bench/compare_onnxruntime.py --file results/lab4/resnet20.dcz \
       --baseline models/resnet20_cifar10_baseline.pt --model resnet20 --reps 5"""
 import argparse
@@ -29,6 +31,7 @@ def main():
     p.add_argument("--baseline", required=True, help="the dense baseline runtime_inference also times")
     p.add_argument("--model", required=True)
     p.add_argument("--runtime-inference", default="build/bench/runtime_inference")
+    p.add_argument("--runtime-memory", default="build/bench/runtime_memory")
     p.add_argument("--dcomp", default="build/src/cli/dcomp")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--calls", type=int, default=200, help="batch-1 calls per timing (batch N: calls / 10)")
@@ -43,6 +46,7 @@ def main():
     subprocess.run([sys.executable, os.path.join(HERE, "export_onnx.py"), a.model, weights, onnx], check=True,
                    capture_output=True)
     ratios = {1: [], a.batch: []}
+    peer_rss = {1: [], a.batch: []}
     for rep in range(a.reps):
         def ours():
             return last_json([a.runtime_inference, "--file", a.file, "--baseline", a.baseline, "--reps", "1",
@@ -61,11 +65,18 @@ def main():
         for n in (1, a.batch):
             ms = mine["batch%d" % n]["runtime_ms"]
             ratios[n].append(theirs[n]["ms_per_call"] / ms)
+            peer_rss[n].append(theirs[n]["peak_rss_mib"])
             line["batch%d" % n] = {"runtime_ms": ms, "onnxruntime_ms": theirs[n]["ms_per_call"],
                                    "onnxruntime_over_runtime": ratios[n][-1]}
         print(json.dumps(line), flush=True)
     print(json.dumps({"threads": a.threads, **{
         "batch%d" % n: {"min": min(r), "median": statistics.median(r), "max": max(r)} for n, r in ratios.items()}}))
+    node_alone = last_json(["node", "-e", "console.log(JSON.stringify({peak_rss_mib: process.resourceUsage().maxRSS / 1024}))"])
+    print(json.dumps({"peak_rss_mib": {
+        "batch%d" % n: {"runtime": last_json([a.runtime_memory, "--file", a.file, "--batch", str(n),
+                                              "--threads", str(a.threads)])["peak_rss_mib"],
+                        "node_with_onnxruntime": max(peer_rss[n]),
+                        "node_alone": node_alone["peak_rss_mib"]} for n in (1, a.batch)}}))
 
 
 if __name__ == "__main__":
