@@ -71,7 +71,8 @@ def main():
         print(json.dumps(line), flush=True)
     print(json.dumps({"threads": a.threads, **{
         "batch%d" % n: {"min": min(r), "median": statistics.median(r), "max": max(r)} for n, r in ratios.items()}}))
-    node_alone = last_json(["node", "-e", "console.log(JSON.stringify({peak_rss_mib: process.resourceUsage().maxRSS / 1024}))"])
+    node_alone = last_json(["node", "-e", "const m = /VmHWM:\\s*(\\d+)/.exec(require('fs').readFileSync("
+                            "'/proc/self/status', 'utf8')); console.log(JSON.stringify({peak_rss_mib: m[1] / 1024}))"])
     print(json.dumps({"peak_rss_mib": {
         "batch%d" % n: {"runtime": last_json([a.runtime_memory, "--file", a.file, "--batch", str(n),
                                               "--threads", str(a.threads)])["peak_rss_mib"],
