@@ -213,6 +213,7 @@ Network::Network(const dcz::Model& file, const InputSpec& input) {
           throw std::invalid_argument(where + "kernel larger than the padded input");
         c.weight = SparseRows(w);
         c.plan(x.h, x.w);
+        buffer_slack_ = std::max(buffer_slack_, size_t(c.input_overrun()));
         if (n.tensors.size() > 1) c.epilogue.shift = tensors.vector(n.tensors[1], c.out, where);
         y = {c.out, c.output_h(x.h), c.output_w(x.w)};
         break;
@@ -354,7 +355,7 @@ Network::Arena Network::plan_arena(size_t first, size_t last, const std::vector<
   arena.offset.assign(shapes_.size(), 0);
   std::map<uint32_t, size_t> placed;
   ArenaPlanner planner;
-  const auto floats = [&](uint32_t b) { return size_t(shapes_[b].floats() * per_float); };
+  const auto floats = [&](uint32_t b) { return size_t(shapes_[b].floats() * per_float) + buffer_slack_; };
   const auto place = [&](uint32_t b) { placed[b] = arena.offset[b] = planner.allocate(floats(b)); };
   for (uint32_t v : inputs) place(buffer_[v]);
   for (size_t k = first; k < last; ++k) {

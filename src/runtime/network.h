@@ -65,6 +65,7 @@ class Network {
   std::vector<uint32_t> buffer_;   // per value: the value whose buffer it shares (itself, or what it aliases)
   uint32_t output_ = 0;
   int64_t classes_ = 0;
+  size_t buffer_slack_ = 0;        // floats after each buffer that convolutions reading in place may read
   Arena image_arena_;              // all steps, one image
   size_t column_first_ = 0;        // steps from here on run on columns; steps_.size(): none
   uint32_t column_input_ = 0;      // the value they take from the per-image steps

@@ -130,6 +130,12 @@ void Conv2d::plan(int64_t h, int64_t w) {
         const int64_t dy = dilation_h * ky, dx = dilation_w * kx;
         start_.push_back(int32_t(((c * sh + dy % sh) * sw + dx % sw) * plane_ + dy / sh * qw_ + dx / sw));
       }
+  // The kept outputs read inside the input (the last, (oh - 1) qw + ow - 1
+  // past the last channel's largest start, is its last element); the
+  // rounding of n_ and the discarded columns read past it.
+  in_place_ = sh == 1 && sw == 1 && pad_h == 0 && pad_w == 0;
+  const int64_t last_start = (groups - 1) * (in / groups) * plane_ + (start_.empty() ? 0 : start_.back());
+  overrun_ = std::max<int64_t>(0, last_start + n_ - in * plane_);
 }
 
 void Conv2d::forward(const float* x, float* y, ThreadPool* pool) const {
@@ -137,8 +143,8 @@ void Conv2d::forward(const float* x, float* y, ThreadPool* pool) const {
   // Runs start inside the planes and are n_ long: n_ zeros past the planes
   // keep every read in bounds.
   thread_local std::vector<float> phases;
-  phases.assign(size_t(in * channel_phases + n_), 0.0f);
-  for (int64_t c = 0; c < in; ++c)
+  if (!in_place_) phases.assign(size_t(in * channel_phases + n_), 0.0f);
+  for (int64_t c = 0; c < (in_place_ ? 0 : in); ++c)
     for (int64_t i = 0; i < h_; ++i) {
       const float* row = x + (c * h_ + i) * w_;
       float* phase_rows = phases.data() + c * channel_phases + row_phase_[size_t(i)];
@@ -148,14 +154,16 @@ void Conv2d::forward(const float* x, float* y, ThreadPool* pool) const {
         for (int64_t j = j0; j < w_; j += sw) *dst++ = row[j];
       }
     }
-  const float* const source = phases.data();
+  const float* const source = in_place_ ? x : phases.data();
   const int64_t group_out = out / groups, group_phases = in / groups * channel_phases;
   const auto outputs = [&](int64_t first, int64_t last) {
     thread_local std::vector<float> wide;  // one output plane at width qw_, per thread
     wide.resize(size_t(n_));
     for (int64_t o = first; o < last; ++o) {
       weight.run_sum(o, start_.data(), source + o / group_out * group_phases, n_, wide.data());
-      for (int64_t i = 0; i < oh; ++i) epilogue.apply(wide.data() + i * qw_, ow, o, y + (o * oh + i) * ow);
+      if (qw_ == ow) epilogue.apply(wide.data(), oh * ow, o, y + o * oh * ow);  // no column to discard
+      else
+        for (int64_t i = 0; i < oh; ++i) epilogue.apply(wide.data() + i * qw_, ow, o, y + (o * oh + i) * ow);
     }
   };
   if (pool) pool->parallel_for(out, outputs);

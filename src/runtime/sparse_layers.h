@@ -97,11 +97,17 @@ struct Conv2d {
   int64_t output_w(int64_t w) const { return (w + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) / stride_w + 1; }
   // The geometry of the phase planes for an (h, w) input (sparse_layers.cpp).
   void plan(int64_t h, int64_t w);
+  // Floats past the end of its input that forward reads: at stride 1
+  // without padding the input is its own phase plane, read in place, and
+  // the runs of the last rows go up to this far beyond it (into lanes whose
+  // sums are discarded). 0 when the input is copied into phases.
+  int64_t input_overrun() const { return in_place_ ? overrun_ : 0; }
   // With a pool, its threads share the output channels.
   void forward(const float* x, float* y, ThreadPool* pool) const;
 
  private:
-  int64_t h_ = 0, w_ = 0, qw_ = 0, plane_ = 0, n_ = 0;
+  int64_t h_ = 0, w_ = 0, qw_ = 0, plane_ = 0, n_ = 0, overrun_ = 0;
+  bool in_place_ = false;  // stride 1, no padding: the input is the phase plane
   std::vector<int32_t> start_;        // run start of each weight offset (c, ky, kx), c within the group
   std::vector<int32_t> row_phase_;    // where input row i goes in its channel's phases
   std::vector<int32_t> column_phase_; // and where its column j0 < stride_w, then every stride_w-th
