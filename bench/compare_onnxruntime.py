@@ -29,7 +29,7 @@ def main():
     p.add_argument("--file", required=True, help="the compressed model (.dcz)")
     p.add_argument("--weights", help="its weights as a state_dict (default: the file unpacked by dcomp)")
     p.add_argument("--baseline", required=True, help="the dense baseline runtime_inference also times")
-    p.add_argument("--model", required=True)
+    p.add_argument("--model", required=True, help="a built-in name, or the user's TorchScript module the file came from")
     p.add_argument("--runtime-inference", default="build/bench/runtime_inference")
     p.add_argument("--runtime-memory", default="build/bench/runtime_memory")
     p.add_argument("--dcomp", default="build/src/cli/dcomp")
@@ -39,12 +39,14 @@ def main():
     p.add_argument("--reps", type=int, default=5)
     a = p.parse_args()
     work = tempfile.mkdtemp()
+    scripted = os.path.isfile(a.model)
     weights = a.weights or os.path.join(work, "weights.pt")
-    if not a.weights:
-        subprocess.run([a.dcomp, "unpack", a.file, "--state-dict", "--out", weights], check=True, capture_output=True)
-    onnx = os.path.join(work, a.model + ".onnx")
-    subprocess.run([sys.executable, os.path.join(HERE, "export_onnx.py"), a.model, weights, onnx], check=True,
-                   capture_output=True)
+    if not a.weights:  # the file's own weights: a state_dict, or the user's module holding them
+        like = ["--like", a.model] if scripted else ["--state-dict"]
+        subprocess.run([a.dcomp, "unpack", a.file, *like, "--out", weights], check=True, capture_output=True)
+    onnx = os.path.join(work, "model.onnx")
+    subprocess.run([sys.executable, os.path.join(HERE, "export_onnx.py"), "torchscript" if scripted else a.model,
+                    weights, onnx], check=True, capture_output=True)
     ratios = {1: [], a.batch: []}
     peer_rss = {1: [], a.batch: []}
     for rep in range(a.reps):

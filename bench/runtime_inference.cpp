@@ -12,6 +12,7 @@
 
 #include "core/compressed_file.h"
 #include "libtorch/compressed_model.h"
+#include "libtorch/model_file.h"
 #include "libtorch/models.h"
 #include "runtime/dcomp_runtime.h"
 
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
   std::string file, baseline;
   int batch = 128, reps = 5, calls = 50, threads = 1;
   app.add_option("--file", file, "Compressed model (.dcz)")->required();
-  app.add_option("--baseline", baseline, "The dense float32 state_dict it was made from")->required();
+  app.add_option("--baseline", baseline, "The dense float32 model it was made from (state_dict or TorchScript)")->required();
   app.add_option("--batch", batch, "Batch size for throughput")->capture_default_str();
   app.add_option("--reps", reps, "Interleaved repetitions")->capture_default_str();
   app.add_option("--calls", calls, "Batch-1 calls per repetition (throughput: calls / 10)")->capture_default_str();
@@ -51,8 +52,8 @@ int main(int argc, char** argv) {
     torch::set_num_threads(threads);
     const dcz::Model decoded = dcz::read(file);
     const std::string architecture = *decoded.find("model");
-    auto dense = make_model(architecture), quantized = make_model(architecture);
-    load_state_dict(*dense, load_state_dict_file(baseline));
+    // The baseline: a built-in network's state_dict or the user's TorchScript module.
+    auto dense = load_model(baseline, architecture), quantized = load_model(baseline, architecture);
     load_state_dict(*quantized, expanded_state_dict(decoded));
     dense->eval(), quantized->eval();
     dcomp_model* runtime = nullptr;
