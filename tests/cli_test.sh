@@ -315,6 +315,26 @@ sys.exit(0 if same and torch.equal(q(x), u(x)) and q(x).shape == (3, 2) else 1)"
   [ "$(grep -o "top-1 [0-9.]*%" "$tmp/run_out" | head -1)" = "$runtime_top1" ] &&
     pass "dcomp-run --threads 1: the same top-1" || fail "dcomp-run --threads 1: $(cat "$tmp/run_out")"
   expect_error "dcomp-run --threads out of range" "threads" "$dcomp_run" "$tmp/user.dcz" --threads 1000
+  # BatchNorm folded for inference: a smaller file, the same top-1 in the
+  # runtime, and an unpacked module with the same logits in plain PyTorch.
+  if "$dcomp" pack "$tmp/user_q.pt" --fold-batchnorm --out "$tmp/user_folded.dcz" >"$tmp/out" 2>&1 &&
+    "$dcomp" unpack "$tmp/user_folded.dcz" --like "$tmp/user_q.pt" --out "$tmp/user_folded.pt" >>"$tmp/out" 2>&1 &&
+    "$dcomp_run" "$tmp/user_folded.dcz" --eval "$tmp/images" >"$tmp/run_out" 2>&1; then
+    [ "$(grep -o "top-1 [0-9.]*%" "$tmp/run_out" | head -1)" = "$runtime_top1" ] &&
+      [ "$(stat -c %s "$tmp/user_folded.dcz")" -lt "$(stat -c %s "$tmp/user.dcz")" ] &&
+      pass "pack --fold-batchnorm: a smaller file, the same top-1 ($runtime_top1)" ||
+      fail "pack --fold-batchnorm: $(cat "$tmp/run_out"), $(stat -c %s "$tmp/user_folded.dcz" "$tmp/user.dcz")"
+    "$python" -c "
+import sys, torch
+q, f = torch.jit.load(sys.argv[1]).eval(), torch.jit.load(sys.argv[2]).eval()
+x = torch.randn(3, 3, 24, 24)
+means = [v for k, v in f.state_dict().items() if k.endswith('running_mean')]
+sys.exit(0 if means and all(not m.any() for m in means) and torch.allclose(q(x), f(x), atol=1e-4) else 1)" \
+      "$tmp/user_q.pt" "$tmp/user_folded.pt" && pass "the folded module: running means 0, PyTorch's logits unchanged" ||
+      fail "the folded module differs from the quantized one"
+  else
+    fail "pack --fold-batchnorm: $(cat "$tmp/out" "$tmp/run_out")"
+  fi
   png=$(ls "$tmp"/images/val/red/*.png | head -1)
   cp "$png" "$tmp/one.png"
   "$dcomp_run" "$tmp/user.dcz" "$tmp/one.png" >"$tmp/run_out" 2>&1 && grep -q "one.png: [01] \(red\|blue\)" "$tmp/run_out" &&

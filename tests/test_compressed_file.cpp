@@ -61,6 +61,9 @@ Model sample_model() {
   Tensor half = make_tensor("bn.running_var", {3}, Storage::kFloat16);
   half.floats = {0.5f, 2.0f, -0.25f};  // halves exactly
   m.tensors.push_back(half);
+  Tensor mean = make_tensor("bn.running_mean", {3}, Storage::kConstant);
+  mean.floats.assign(3, -0.0f);  // one value, stored once (sign included)
+  m.tensors.push_back(mean);
   Tensor count = make_tensor("bn.num_batches_tracked", {}, Storage::kInt64);
   count.integers = {123456789012};
   m.tensors.push_back(count);
@@ -88,7 +91,7 @@ void expect_equal(const Model& a, const Model& b) {
     EXPECT_EQ(x.storage, y.storage);
     EXPECT_EQ(x.floats, y.floats);
     EXPECT_EQ(x.integers, y.integers);
-    EXPECT_EQ(x.coder, y.coder);
+    if (x.storage != Storage::kConstant) EXPECT_EQ(x.coder, y.coder);  // a constant has no coder
     EXPECT_EQ(x.shared.bits, y.shared.bits);
     EXPECT_EQ(x.shared.codebook, y.shared.codebook);
     EXPECT_EQ(x.shared.positions, y.shared.positions) << x.name;
@@ -391,6 +394,40 @@ TEST(CompressedFile, Float16StorageRoundsToHalf) {
   EXPECT_EQ(layout.tensors[0].dense_bytes, 8u);
   const Model back = decode(bytes.data(), bytes.size());
   EXPECT_EQ(back.tensors[0].floats, (std::vector<float>{1.0f, 0.0999755859375f, -65504.0f, 1.1920928955078125e-07f}));
+}
+
+TEST(CompressedFile, ConstantTensorsAreStoredOnce) {
+  Model m;
+  Tensor t = make_tensor("bn.running_var", {1000}, Storage::kConstant);
+  t.floats.assign(1000, 1.0f);
+  m.tensors.push_back(t);
+  Layout layout;
+  std::vector<uint8_t> bytes = encode(with_graph(m), &layout);
+  EXPECT_EQ(layout.tensors[0].dense_bytes, 0u);
+  EXPECT_EQ(layout.tensors[0].table_bytes, 2 + 14 + 1 + 1 + 2 + 4u);  // name, storage, shape, one f32
+  expect_equal(with_graph(m), decode(bytes.data(), bytes.size()));
+  // Its entry: shared prefix 0, name (varint 14, "bn.running_var"), storage
+  // 4, rank 1, dim 1000 (2 bytes), the value; then the graph.
+  const size_t storage = 16 + 1 + 1 + 14, dim = storage + 2;
+  auto mutated = [&](size_t offset, std::vector<uint8_t> value) {
+    std::vector<uint8_t> b = bytes;
+    std::copy(value.begin(), value.end(), b.begin() + long(offset));
+    fix_checksum(b);
+    return decode_error(b);
+  };
+  ASSERT_EQ(bytes[storage], 4);
+  EXPECT_NE(mutated(storage, {4 | 0x80}).find("unknown storage type 132"), std::string::npos) << "no dense stream";
+  EXPECT_NE(mutated(4, {1}).find("unknown storage type 4"), std::string::npos) << "version 1 has no constants";
+  EXPECT_NE(mutated(dim, {0x81, 0x80, 0x40}).find("constant tensors of more than 2^20"), std::string::npos);
+
+  m.tensors[0].floats[7] = 2.0f;
+  EXPECT_THROW(encode(with_graph(m)), std::invalid_argument) << "values differ";
+  m.tensors[0].floats.assign(1000, 1.0f);
+  m.tensors[0].shape = {int64_t{1} << 20};
+  m.tensors[0].floats.assign(size_t{1} << 20, 1.0f);
+  m.tensors.push_back(make_tensor("bn.running_mean", {1}, Storage::kConstant));
+  m.tensors.back().floats = {0.0f};
+  EXPECT_THROW(encode(with_graph(m)), std::invalid_argument) << "2^20 + 1 constant elements";
 }
 
 TEST(Float16, EveryHalfRoundTrips) {

@@ -35,7 +35,7 @@ TEST(CompressedModel, PackGivesBackTheSharedWeightsBitForBit) {
   for (dcz::Storage dense : {dcz::Storage::kFloat32, dcz::Storage::kFloat16}) {
     auto copy = make_model("resnet20");
     load_state_dict(*copy, before);
-    const FileReport report = pack(*copy, dir.file("m.dcz"), dense);
+    const FileReport report = pack(*copy, dir.file("m.dcz"), {dense});
     const dcz::Model file = dcz::read(dir.file("m.dcz"));
     EXPECT_EQ(*file.find("model"), "resnet20");
     const StateDict after = expanded_state_dict(file);
@@ -85,6 +85,6 @@ TEST(CompressedModel, PrunedWeightsArePositiveZero) {
   TempDir dir;
   save_state_dict(model->state_dict(), dir.file("m.pt"));
   EXPECT_EQ(negative_zeros(load_state_dict_file(dir.file("m.pt"))), 0) << "saved";
-  pack(*model, dir.file("m.dcz"), dcz::Storage::kFloat32);
+  pack(*model, dir.file("m.dcz"));
   EXPECT_EQ(negative_zeros(expanded_state_dict(dcz::read(dir.file("m.dcz")))), 0) << "unpacked";
 }

@@ -3,6 +3,7 @@
 // logits exactly whichever coder stored the weights.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -20,7 +21,7 @@ using dcomp::testing::TempDir;
 namespace {
 
 // A random weight-shared model with random BN statistics, packed to `path`.
-std::unique_ptr<Model> packed_model(const std::string& name, const std::string& path, bool dense_float16) {
+std::unique_ptr<Model> packed_model(const std::string& name, const std::string& path, const PackOptions& options) {
   torch::manual_seed(1);
   auto model = make_model(name);
   {
@@ -37,7 +38,7 @@ std::unique_ptr<Model> packed_model(const std::string& name, const std::string& 
   spec.conv_bits = 4;
   spec.fc_bits = 5;
   share_weights(*model, spec);
-  pack(*model, path, dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32);  // model = the file
+  pack(*model, path, options);  // model = the file
   model->eval();
   return model;
 }
@@ -45,7 +46,7 @@ std::unique_ptr<Model> packed_model(const std::string& name, const std::string& 
 void expect_same_logits(const std::string& name, bool dense_float16, int batch = 8) {
   TempDir dir;
   const std::string path = dir.file(name + ".dcz");
-  auto model = packed_model(name, path, dense_float16);
+  auto model = packed_model(name, path, {dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32});
   dcomp_model* runtime = nullptr;
   ASSERT_EQ(dcomp_load(path.c_str(), &runtime), DCOMP_OK) << dcomp_last_error();
   const DatasetInfo& info = dataset_info(model_spec(name).dataset);
@@ -69,7 +70,7 @@ void expect_same_logits(const std::string& name, bool dense_float16, int batch =
 
   // The same weights under the adaptive coder: the same logits, bit for bit.
   const std::string adaptive = dir.file(name + "_adaptive.dcz");
-  pack(*model, adaptive, dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32, dcz::Coder::kAdaptive);
+  pack(*model, adaptive, {dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32, dcz::Coder::kAdaptive});
   EXPECT_TRUE(torch::equal(dcomp::testing::runtime_logits(adaptive, input), dcomp::testing::runtime_logits(path, input)));
 
   // Threads split the work, not the sums: the same logits, bit for bit, for
@@ -91,6 +92,26 @@ TEST(Runtime, LeNet300MatchesLibTorch) { expect_same_logits("lenet300", false); 
 TEST(Runtime, LeNet300BatchesMatchLibTorch) { expect_same_logits("lenet300", false, 70); }
 TEST(Runtime, LeNet5MatchesLibTorch) { expect_same_logits("lenet5", false); }
 
+// BatchNorm folded into (scale, shift) with identity statistics: LibTorch
+// and the runtime give the unfolded file's logits, from a smaller file.
+TEST(Runtime, FoldedBatchNormKeepsTheLogits) {
+  TempDir dir;
+  auto unfolded = packed_model("resnet20", dir.file("unfolded.dcz"), {});
+  auto folded = packed_model("resnet20", dir.file("folded.dcz"), {dcz::Storage::kFloat32, dcz::Coder::kHuffman, true});
+  torch::NoGradGuard no_grad;
+  const torch::Tensor input = torch::randn({4, 3, 32, 32});
+  const torch::Tensor expected = unfolded->forward(input), logits = folded->forward(input);
+  EXPECT_LT((logits - expected).abs().max().item<float>(), 1e-4 * (1 + expected.abs().max().item<float>()));
+  dcomp::testing::expect_runtime_logits(dir.file("folded.dcz"), input, logits);
+  const dcz::Model file = dcz::read(dir.file("folded.dcz"));
+  int constants = 0;
+  for (const dcz::Tensor& t : file.tensors) constants += t.storage == dcz::Storage::kConstant;
+  EXPECT_EQ(constants, 2 * 19) << "ResNet-20's 19 BatchNorms: mean and variance";
+  namespace fs = std::filesystem;
+  EXPECT_LE(fs::file_size(dir.file("folded.dcz")) + 2 * 4 * 688 - 4 * 38, fs::file_size(dir.file("unfolded.dcz")))
+      << "688 channels of mean and variance, 4 bytes each, become 38 values";
+}
+
 TEST(Runtime, BadFilesGiveAStatusAndAMessage) {
   TempDir dir;
   dcomp_model* model = reinterpret_cast<dcomp_model*>(1);
@@ -111,7 +132,7 @@ TEST(Runtime, BadFilesGiveAStatusAndAMessage) {
 TEST(Runtime, ConcurrentCallsShareOneModel) {
   TempDir dir;
   const std::string path = dir.file("resnet20.dcz");
-  packed_model("resnet20", path, false);
+  packed_model("resnet20", path, {});
   torch::manual_seed(2);
   const torch::Tensor input = torch::randn({1, 3, 32, 32});
   const torch::Tensor expected = dcomp::testing::runtime_logits(path, input, 1);

@@ -19,14 +19,15 @@ namespace {
 struct PackOptions {
   CommonOptions common;
   std::string model = "resnet20", weights, out, json_out, coder = "huffman";
-  bool dense_float16 = false;
+  bool dense_float16 = false, fold_batchnorm = false;
 };
 
 void run_pack(const PackOptions& o) {
   auto model = load_model(o.weights, o.model);
   model_data(*model, o.common);  // the input the file describes
-  const FileReport report = pack(*model, o.out, o.dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32,
-                                 parse_coder(o.coder));
+  const FileReport report =
+      pack(*model, o.out,
+           {o.dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32, parse_coder(o.coder), o.fold_batchnorm});
   fmt::print("{}", format_table(report));
   fmt::print("wrote {} ({} bytes; read back as written)\n", o.out, report.bytes.file);
   nlohmann::json j = to_json(report);
@@ -73,6 +74,9 @@ void add_pack_commands(CLI::App& app) {
   add_common_options(*pack, p->common);
   pack->add_option("--out", p->out, "Compressed file")->required();
   pack->add_flag("--dense-float16", p->dense_float16, "Store BN parameters and biases at half precision");
+  pack->add_flag("--fold-batchnorm", p->fold_batchnorm,
+                 "Fold BatchNorm for inference: running statistics become mean 0, variance 1 (stored once), the affine "
+                 "pair carries them; eval outputs unchanged, training state not kept (docs/format.md)");
   pack->add_option("--coder", p->coder,
                    "Entropy coder of the pruned, shared weights: huffman (the paper's) or adaptive "
                    "(context-adaptive arithmetic coding, docs/coding.md)")

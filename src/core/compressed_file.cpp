@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -37,6 +38,11 @@ constexpr uint8_t kInDenseStream = 0x80;        // storage flag: the values are 
 constexpr uint64_t kMaxDenseExpansion = 1024;
 constexpr uint32_t kMaxNodes = 1 << 16;         // graph operations
 constexpr uint32_t kMaxNodeItems = 1 << 16;     // inputs, tensors or attributes of one operation
+
+// Storages whose values are stored one by one (raw or in the dense stream).
+bool stored_by_value(Storage storage) {
+  return storage == Storage::kFloat32 || storage == Storage::kFloat16 || storage == Storage::kInt64;
+}
 
 uint64_t value_bytes(Storage storage) {
   return storage == Storage::kFloat16 ? 2 : storage == Storage::kFloat32 ? 4 : 8;
@@ -128,8 +134,10 @@ void validate(const Tensor& t) {
     if (d < 0) throw std::invalid_argument(where + "negative dimension");
   const uint64_t n = t.numel();
   if (n > kMaxElements) throw std::invalid_argument(where + "too many elements");
-  if ((t.storage == Storage::kFloat32 || t.storage == Storage::kFloat16) && t.floats.size() != n)
-    throw std::invalid_argument(where + "value count != shape");
+  if (holds_floats(t.storage) && t.floats.size() != n) throw std::invalid_argument(where + "value count != shape");
+  if (t.storage == Storage::kConstant)
+    for (const float& v : t.floats)
+      if (std::memcmp(&v, t.floats.data(), 4) != 0) throw std::invalid_argument(where + "a constant tensor's values differ");
   if (t.storage == Storage::kInt64 && t.integers.size() != n) throw std::invalid_argument(where + "value count != shape");
   if (t.coder != Coder::kHuffman && t.coder != Coder::kAdaptive) throw std::invalid_argument(where + "unknown coder");
   if (t.storage != Storage::kShared) return;
@@ -277,7 +285,9 @@ struct Entry {  // a parsed table entry, before its payload is read
   uint64_t index_bits = 0, gap_stream_bits = 0;
 };
 
-Entry read_entry(ByteReader& in, const std::string& previous_name, uint32_t version) {
+// `constant_elements` counts the elements of the kConstant tensors read so
+// far, which this entry's, if constant, must keep within kMaxConstantElements.
+Entry read_entry(ByteReader& in, const std::string& previous_name, uint32_t version, uint64_t& constant_elements) {
   Entry e;
   Tensor& t = e.tensor;
   const uint64_t shared = in.varint();
@@ -287,10 +297,11 @@ Entry read_entry(ByteReader& in, const std::string& previous_name, uint32_t vers
   const std::string where = "tensor '" + t.name + "': ";
   const uint8_t storage = in.u8();
   const uint8_t kind = storage & uint8_t(~kInDenseStream);
-  if (kind > uint8_t(Storage::kFloat16)) throw FormatError(where + "unknown storage type " + std::to_string(storage));
+  const uint8_t last_kind = uint8_t(version >= 2 ? Storage::kConstant : Storage::kFloat16);
+  if (kind > last_kind) throw FormatError(where + "unknown storage type " + std::to_string(storage));
   t.storage = Storage(kind);
   if (storage & kInDenseStream) {
-    if (version < 2 || t.storage == Storage::kShared) throw FormatError(where + "unknown storage type " + std::to_string(storage));
+    if (version < 2 || !stored_by_value(t.storage)) throw FormatError(where + "unknown storage type " + std::to_string(storage));
     t.coder = Coder::kAdaptive;
   }
   const uint8_t rank = in.u8();
@@ -301,6 +312,13 @@ Entry read_entry(ByteReader& in, const std::string& previous_name, uint32_t vers
     if (d > kMaxElements || (d > 0 && numel > kMaxElements / d)) throw FormatError(where + "shape too large");
     numel *= d;
     t.shape.push_back(int64_t(d));
+  }
+  if (t.storage == Storage::kConstant) {
+    const float value = in.f32();
+    constant_elements += numel;
+    if (constant_elements > kMaxConstantElements)
+      throw FormatError(where + "constant tensors of more than 2^20 elements in all");
+    t.floats.assign(size_t(numel), value);
   }
   if (t.storage != Storage::kShared) return e;
 
@@ -487,6 +505,11 @@ std::vector<uint8_t> encode(const Model& model, Layout* layout) {
   }
   if (model.tensors.size() > kMaxTensors || model.metadata.size() > kMaxMetadata)
     throw std::invalid_argument("too many tensors or metadata entries");
+  uint64_t constant_elements = 0;
+  for (const Tensor& t : model.tensors)
+    if (t.storage == Storage::kConstant) constant_elements += t.numel();
+  if (constant_elements > kMaxConstantElements)
+    throw std::invalid_argument("constant tensors of more than 2^20 elements in all");
   std::vector<const Tensor*> table;
   for (const Tensor& t : model.tensors) table.push_back(&t);
   check_graph(model.graph, table);
@@ -522,10 +545,11 @@ std::vector<uint8_t> encode(const Model& model, Layout* layout) {
     while (shared < previous.size() && shared < t.name.size() && previous[shared] == t.name[shared]) ++shared;
     out.varint(shared);
     out.string(t.name.substr(shared));
-    const bool in_dense_stream = t.storage != Storage::kShared && t.coder == Coder::kAdaptive;
+    const bool in_dense_stream = stored_by_value(t.storage) && t.coder == Coder::kAdaptive;
     out.u8(uint8_t(t.storage) | (in_dense_stream ? kInDenseStream : 0));
     out.u8(uint8_t(t.shape.size()));
     for (int64_t d : t.shape) out.varint(uint64_t(d));
+    if (t.storage == Storage::kConstant) out.f32(t.floats.empty() ? 0.0f : t.floats[0]);
     if (t.storage == Storage::kShared) {
       SharedPlan& p = plans[i] = plan_shared(t);
       tl.filler_scheme_bits = p.filler_scheme_bits;
@@ -562,8 +586,8 @@ std::vector<uint8_t> encode(const Model& model, Layout* layout) {
         tl.position_entropy_bits = p.gap_entropy;
         tl.position_table_bits = 8 * code_lengths_bytes(p.gap_lengths);
       }
-    } else {
-      if (!in_dense_stream) tl.dense_bytes = t.numel() * value_bytes(t.storage);
+    } else if (stored_by_value(t.storage) && !in_dense_stream) {
+      tl.dense_bytes = t.numel() * value_bytes(t.storage);
     }
     tl.table_bytes = out.size() - start;
     l.tensors.push_back(tl);
@@ -575,7 +599,7 @@ std::vector<uint8_t> encode(const Model& model, Layout* layout) {
   // table order, as the bytes they would be stored as.
   std::vector<dense::Values> dense_values;
   for (const Tensor& t : model.tensors)
-    if (t.storage != Storage::kShared && t.coder == Coder::kAdaptive) {
+    if (stored_by_value(t.storage) && t.coder == Coder::kAdaptive) {
       ByteWriter values;
       write_values(values, t);
       dense_values.push_back({dense::role(t.name), int(value_bytes(t.storage)), std::move(values.buffer())});
@@ -592,8 +616,10 @@ std::vector<uint8_t> encode(const Model& model, Layout* layout) {
   // The payload: each tensor's data in table order, byte-aligned, no gaps.
   for (size_t i = 0; i < model.tensors.size(); ++i) {
     const Tensor& t = model.tensors[i];
-    if (t.storage != Storage::kShared) {
+    if (stored_by_value(t.storage)) {
       if (t.coder == Coder::kHuffman) write_values(out, t);
+    } else if (t.storage == Storage::kConstant) {
+      continue;  // its value is in its entry
     } else if (t.coder == Coder::kAdaptive) {
       out.bytes(plans[i].adaptive.bytes.data(), plans[i].adaptive.bytes.size());
     } else {
@@ -635,8 +661,10 @@ Model decode(const uint8_t* data, size_t size) {
   }
   std::vector<Entry> entries;
   std::set<std::string> names;
+  uint64_t constant_elements = 0;
   for (uint32_t i = 0; i < tensor_count; ++i) {
-    entries.push_back(read_entry(in, entries.empty() ? std::string() : entries.back().tensor.name, version));
+    entries.push_back(
+        read_entry(in, entries.empty() ? std::string() : entries.back().tensor.name, version, constant_elements));
     if (!names.insert(entries.back().tensor.name).second)
       throw FormatError("duplicate tensor name '" + entries.back().tensor.name + "'");
   }
@@ -652,12 +680,12 @@ Model decode(const uint8_t* data, size_t size) {
   }
   std::vector<Tensor*> in_dense_stream;
   for (Entry& e : entries)
-    if (e.tensor.storage != Storage::kShared && e.tensor.coder == Coder::kAdaptive) in_dense_stream.push_back(&e.tensor);
+    if (stored_by_value(e.tensor.storage) && e.tensor.coder == Coder::kAdaptive) in_dense_stream.push_back(&e.tensor);
   if (!in_dense_stream.empty()) read_dense_stream(in, in_dense_stream);
   for (Entry& e : entries) {
     if (e.tensor.storage == Storage::kShared)
       read_shared_payload(in, e);
-    else if (e.tensor.coder == Coder::kHuffman)
+    else if (stored_by_value(e.tensor.storage) && e.tensor.coder == Coder::kHuffman)
       read_dense_payload(in, e.tensor);
     model.tensors.push_back(std::move(e.tensor));
   }

@@ -5,7 +5,8 @@
 // (codebook indices, and position gaps with an escape, see gap_coding.h),
 // under the coder the tensor's entry names (version 2; canonical Huffman is
 // coder 0 and version 1's only one); other tensors (BN, biases) are stored
-// raw. A CRC-32 of the whole file comes last.
+// raw, or once when all their elements are one value. A CRC-32 of the whole
+// file comes last.
 #pragma once
 
 #include <cstdint>
@@ -28,8 +29,15 @@ inline constexpr int kMaxCodeLength = 16;
 inline constexpr uint64_t kMaxElements = uint64_t{1} << 28;
 
 // kFloat16 holds `floats` rounded to IEEE half precision (round to nearest
-// even) when written.
-enum class Storage : uint8_t { kFloat32 = 0, kInt64 = 1, kShared = 2, kFloat16 = 3 };
+// even) when written. kConstant (version 2) is a float32 tensor whose
+// elements are all one value, stored once: BatchNorm's running statistics
+// once folded (batchnorm_folding.h).
+enum class Storage : uint8_t { kFloat32 = 0, kInt64 = 1, kShared = 2, kFloat16 = 3, kConstant = 4 };
+// kFloat32, kFloat16 and kConstant: the storages whose values are `floats`.
+inline bool holds_floats(Storage s) { return s == Storage::kFloat32 || s == Storage::kFloat16 || s == Storage::kConstant; }
+// Most elements of all kConstant tensors of one file together (4 MiB as
+// float32): what a few bytes may make a reader allocate.
+inline constexpr uint64_t kMaxConstantElements = uint64_t{1} << 20;
 
 // How a tensor's values are entropy-coded.
 enum class Coder : uint8_t {
@@ -56,8 +64,8 @@ struct Tensor {
   std::string name;
   std::vector<int64_t> shape;
   Storage storage = Storage::kFloat32;
-  Coder coder = Coder::kHuffman;  // how it is stored; decoding gives the same values either way
-  std::vector<float> floats;      // kFloat32, kFloat16; row-major
+  Coder coder = Coder::kHuffman;  // how it is stored (kConstant: none, read as kHuffman); decoding gives the same values either way
+  std::vector<float> floats;      // kFloat32, kFloat16, kConstant (numel copies); row-major
   std::vector<int64_t> integers;  // kInt64, row-major
   SharedTensor shared;            // kShared
   uint64_t numel() const;

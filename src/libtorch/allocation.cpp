@@ -88,7 +88,7 @@ std::vector<double> cumulative_max(std::vector<double> v) {
 
 AllocationPlan plan_allocation(Model& model, const BudgetSpec& budget, const ShareSpec& sharing,
                                const TensorDataset& validation, const DatasetInfo& info, const torch::Device& device,
-                               dcz::Storage dense) {
+                               const PackOptions& packing) {
   const StateDict original = deep_copy(model.state_dict());
   const auto restore = [&] { load_state_dict(model, original); };
   const auto top1 = [&] { return 100 * evaluate(model, validation, info, device).top1; };
@@ -134,7 +134,7 @@ AllocationPlan plan_allocation(Model& model, const BudgetSpec& budget, const Sha
       restore();
       if (s > 0) prune(model, {"percentile", s, {}});
       spec.conv_bits = spec.fc_bits = bits[k];
-      const dcz::Model file = compressed_model(model, share_weights(model, spec), dense);
+      const dcz::Model file = compressed_model(model, share_weights(model, spec), packing);
       dcz::Layout layout;
       dcz::encode(file, &layout);
       double layer_bytes = 0;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/compressed_file.h"
+#include "libtorch/compressed_model.h"
 #include "libtorch/data.h"
 #include "libtorch/model.h"
 #include "libtorch/weight_sharing.h"
@@ -50,9 +51,9 @@ nlohmann::json to_json(const AllocationPlan& plan);
 AllocationPlan allocation_plan_from_json(const nlohmann::json& j);
 
 // The plan for `model`, a dense baseline (left as it was). `sharing` gives
-// the quantizer; `dense` the storage of BN and biases.
+// the quantizer; `packing` how the file stores BN and biases.
 AllocationPlan plan_allocation(Model& model, const BudgetSpec& budget, const ShareSpec& sharing,
                                const TensorDataset& validation, const DatasetInfo& info, const torch::Device& device,
-                               dcz::Storage dense);
+                               const PackOptions& packing);
 
 }  // namespace dcomp

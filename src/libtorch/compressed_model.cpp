@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstring>
 #include <map>
 
 #include "core/atomic_file.h"
+#include "core/batchnorm_folding.h"
 #include "core/input_spec.h"
 #include "libtorch/data.h"
 #include "libtorch/models.h"
@@ -50,9 +53,16 @@ dcz::Tensor dense_tensor(const std::string& name, const torch::Tensor& value, dc
   return t;
 }
 
+// Float values, at least two, all of one bit pattern (-0.0 is not 0.0).
+bool is_constant(const dcz::Tensor& t) {
+  const auto same_as_first = [&t](const float& v) { return std::memcmp(&v, t.floats.data(), 4) == 0; };
+  return dcz::holds_floats(t.storage) && t.floats.size() > 1 && std::all_of(t.floats.begin(), t.floats.end(), same_as_first);
+}
+
 }  // namespace
 
-dcz::Model compressed_model(const Model& model, const std::vector<SharedLayer>& layers, dcz::Storage dense) {
+dcz::Model compressed_model(const Model& model, const std::vector<SharedLayer>& layers, const PackOptions& options) {
+  const dcz::Storage dense = options.dense;
   if (dense != dcz::Storage::kFloat32 && dense != dcz::Storage::kFloat16)
     throw std::invalid_argument("dense tensors are stored as float32 or float16");
   std::map<std::string, const SharedLayer*> shared;
@@ -82,6 +92,11 @@ dcz::Model compressed_model(const Model& model, const std::vector<SharedLayer>& 
     auto it = shared.find(name);
     file.tensors.push_back(it != shared.end() ? shared_tensor(*it->second) : dense_tensor(name, value, dense));
   }
+  if (options.fold_batchnorm) dcz::fold_batch_norms(file);
+  for (dcz::Tensor& t : file.tensors) {
+    if (is_constant(t)) t.storage = dcz::Storage::kConstant;
+    t.coder = options.coder;
+  }
   return file;
 }
 
@@ -106,7 +121,7 @@ StateDict expanded_state_dict(const dcz::Model& file) {
     torch::Tensor value;
     if (t.storage == dcz::Storage::kInt64) {
       value = torch::tensor(t.integers, torch::kInt64);
-    } else if (t.storage == dcz::Storage::kFloat32 || t.storage == dcz::Storage::kFloat16) {
+    } else if (dcz::holds_floats(t.storage)) {
       value = torch::tensor(t.floats, torch::kFloat32);
     } else {
       value = torch::zeros({int64_t(t.numel())}, torch::kFloat32);
@@ -227,9 +242,10 @@ nlohmann::json to_json(const FileReport& r) {
           {"tensors", tensors}};
 }
 
-FileReport pack(Model& model, const std::string& path, dcz::Storage dense, dcz::Coder coder) {
+FileReport pack(Model& model, const std::string& path, const PackOptions& options) {
   const std::vector<SharedLayer> layers = shared_layers_from_values(model);
-  dcz::Model file = compressed_model(model, layers, dense);
+  dcz::Model file = compressed_model(model, layers, options);
+  const dcz::Coder coder = options.coder;
   const auto use = [&file](dcz::Coder c) {
     for (dcz::Tensor& t : file.tensors) t.coder = c;
   };
@@ -246,13 +262,16 @@ FileReport pack(Model& model, const std::string& path, dcz::Storage dense, dcz::
   }
   use(coder);
   write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-  const StateDict original = model.state_dict();
+  // Expected: the model's weights; the other tensors as compressed_model
+  // made them (the model's, or folded), at their storage's precision.
+  const StateDict weights = model.state_dict(), others = expanded_state_dict(file);
   const StateDict unpacked = expanded_state_dict(dcz::read(path));
-  for (size_t i = 0; i < original.size(); ++i) {
-    const bool rounded = file.tensors[i].storage == dcz::Storage::kFloat16;
-    if (!torch::equal(rounded ? original[i].second.cpu().to(torch::kHalf).to(torch::kFloat32) : original[i].second.cpu(),
+  for (size_t i = 0; i < weights.size(); ++i) {
+    const dcz::Storage storage = file.tensors[i].storage;
+    const torch::Tensor expected = storage == dcz::Storage::kShared ? weights[i].second.cpu() : others[i].second;
+    if (!torch::equal(storage == dcz::Storage::kFloat16 ? expected.to(torch::kHalf).to(torch::kFloat32) : expected,
                       unpacked[i].second))
-      throw std::logic_error(path + ": " + original[i].first + " does not read back as written");
+      throw std::logic_error(path + ": " + weights[i].first + " does not read back as written");
   }
   load_state_dict(model, unpacked);
   FileReport report = file_report(file, layout, parameter_count(model), huffman_report(layers));

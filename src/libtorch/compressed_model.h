@@ -20,10 +20,18 @@ namespace dcomp {
 // (from share_weights or shared_layers_from_values). Metadata records the
 // architecture and the input (shape, normalization, class names), so that
 // the file alone can be run.
-// float32 tensors other than the shared weights (BN, biases) are stored at
-// `dense` precision: kFloat32 (exact) or kFloat16 (rounded, half the bytes).
-dcz::Model compressed_model(const Model& model, const std::vector<SharedLayer>& layers,
-                            dcz::Storage dense = dcz::Storage::kFloat32);
+struct PackOptions {
+  // float32 tensors other than the shared weights (BN, biases) are stored at
+  // `dense` precision: kFloat32 (exact) or kFloat16 (rounded, half the bytes).
+  dcz::Storage dense = dcz::Storage::kFloat32;
+  dcz::Coder coder = dcz::Coder::kHuffman;  // of every tensor (pack's file; the breakdowns have both)
+  // BatchNorm folded for inference (core/batchnorm_folding.h): the file then
+  // holds eval-equivalent BN tensors, not the training state.
+  bool fold_batchnorm = false;
+};
+// Tensors whose elements are all one value (folded running statistics)
+// are stored once (kConstant), exactly.
+dcz::Model compressed_model(const Model& model, const std::vector<SharedLayer>& layers, const PackOptions& options = {});
 
 // The input a file's metadata describes (compressed_model's inverse): the
 // built-in dataset it names, or an image folder's size, normalization and
@@ -68,13 +76,12 @@ FileReport file_report(const dcz::Model& file, const dcz::Layout& layout, int64_
                        const CodingReport& coding);
 nlohmann::json to_json(const FileReport& report);
 
-// Writes `model` (weight-shared) to `path`, its shared tensors under
-// `coder`, and returns its figures (with the other coder's beside them).
-// The file is read back and must give the model's weights bit for bit (and
-// its other tensors too, at float32 precision); `model` then holds what the
-// file holds, so that evaluating it measures the file.
-FileReport pack(Model& model, const std::string& path, dcz::Storage dense = dcz::Storage::kFloat32,
-                dcz::Coder coder = dcz::Coder::kHuffman);
+// Writes `model` (weight-shared) to `path` and returns its figures (with
+// the other coder's beside them). The file is read back and must give the
+// model's weights bit for bit (and its other tensors too, at their storage's
+// precision, folded where asked); `model` then holds what the file holds,
+// so that evaluating it measures the file.
+FileReport pack(Model& model, const std::string& path, const PackOptions& options = {});
 std::string format_table(const FileReport& report);
 
 }  // namespace dcomp

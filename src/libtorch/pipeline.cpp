@@ -116,7 +116,7 @@ struct Stages {
     if (is_rank0()) fmt::print("plan: per-layer sensitivity on the validation split, for a budget\n");
     auto model = load("baseline");
     cached_plan = plan_allocation(*model, *config.budget, config.weight_sharing, data.validation, info, device,
-                            config.dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32);
+                                  config.pack_options());
     if (is_rank0()) {
       write_file_atomic(path.string(), to_json(*cached_plan).dump(2) + "\n");
       fmt::print("plan: {:.0f} bytes estimated for a budget of {} ({})\n", cached_plan->estimated_file_bytes,
@@ -185,8 +185,7 @@ struct Stages {
     auto model = load("trained_quantization");
     if (!is_rank0()) return accuracy(*model);  // rank 0 writes the file; the others join its evaluation
     const FileReport report =
-        dcomp::pack(*model, (dir("pack") / (model_name(config) + ".dcz")).string(),
-                    config.dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32);
+        dcomp::pack(*model, (dir("pack") / (model_name(config) + ".dcz")).string(), config.pack_options());
     fmt::print("{}", format_table(report));
     json record = accuracy(*model);  // the model as the file holds it
     record.update({{"file", to_json(report)}, {"coding", to_json(report.coding)}});
@@ -300,6 +299,7 @@ PipelineConfig pipeline_config_from_json(const json& j) {
     else if (key == "trained_quantization") c.trained_quantization = train_config_from_json(value);
     else if (key == "pruned") value.get_to(c.pruned);
     else if (key == "dense_float16") value.get_to(c.dense_float16);
+    else if (key == "fold_batchnorm") value.get_to(c.fold_batchnorm);
     else throw std::invalid_argument("unknown pipeline setting '" + key + "'");
   }
   if (c.baseline.empty()) throw std::invalid_argument("the pipeline config needs a baseline path");
@@ -311,12 +311,17 @@ PipelineConfig pipeline_config_from_json(const json& j) {
   return c;
 }
 
+PackOptions PipelineConfig::pack_options() const {
+  return {dense_float16 ? dcz::Storage::kFloat16 : dcz::Storage::kFloat32, dcz::Coder::kHuffman, fold_batchnorm};
+}
+
 json to_json(const PipelineConfig& c) {
   json j = {{"model", c.model},
             {"baseline", c.baseline},
             {"weight_sharing", to_json(c.weight_sharing)},
             {"trained_quantization", to_json(c.trained_quantization)},
-            {"dense_float16", c.dense_float16}};
+            {"dense_float16", c.dense_float16},
+            {"fold_batchnorm", c.fold_batchnorm}};
   if (!c.data.dataset.empty()) j["data"] = to_json(c.data);
   if (c.baseline_training) j["baseline_training"] = to_json(*c.baseline_training);
   if (c.pruned.empty()) {

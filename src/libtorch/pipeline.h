@@ -44,9 +44,13 @@ struct PipelineConfig {
   // Precision of the tensors stored whole (BN, biases): float16 halves
   // their bytes; the pack stage measures top-1 as the file holds them.
   bool dense_float16 = false;
+  // BatchNorm folded for inference in the file (PackOptions).
+  bool fold_batchnorm = false;
+  PackOptions pack_options() const;
 };
 // Keys: model, data, baseline, baseline_training, pruning and retraining
-// (or pruned), budget, weight_sharing, trained_quantization, dense_float16;
+// (or pruned), budget, weight_sharing, trained_quantization, dense_float16,
+// fold_batchnorm;
 // unknown keys are errors.
 PipelineConfig pipeline_config_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const PipelineConfig& config);

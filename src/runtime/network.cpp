@@ -38,7 +38,7 @@ class Tensors {
   // A vector of n floats: a bias or BatchNorm's statistics.
   std::vector<float> vector(const std::string& name, int64_t n, const std::string& where) const {
     const dcz::Tensor& t = get(name);
-    if (t.storage != dcz::Storage::kFloat32 && t.storage != dcz::Storage::kFloat16)
+    if (!dcz::holds_floats(t.storage))
       throw std::invalid_argument(where + "tensor '" + name + "' is not stored as floats");
     if (t.shape != std::vector<int64_t>{n})
       throw std::invalid_argument(where + "tensor '" + name + "' is not a vector of " + std::to_string(n));

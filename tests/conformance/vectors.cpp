@@ -308,6 +308,20 @@ std::vector<Valid> valid_vectors() {
   }
   {
     dcz::Model m;
+    m.tensors.push_back(shared("fc.weight", {2, 2}, 1, {-1.0f, 1.0f}, {0, 3}, {0, 1}));
+    m.tensors.push_back(floats("bn.weight", {2}, {1.5f, 0.5f}));
+    m.tensors.push_back(floats("bn.bias", {2}, {0.25f, -0.25f}));
+    m.tensors.push_back(floats("bn.running_mean", {2}, {-0.0f, -0.0f}, dcz::Storage::kConstant));
+    m.tensors.push_back(floats("bn.running_var", {2}, {1.0f, 1.0f}, dcz::Storage::kConstant));
+    m.graph.nodes.push_back(linear(0, {"fc.weight"}));
+    m.graph.nodes.push_back(
+        {dcz::Op::kBatchNorm, {1}, {"bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"}, {}, {1e-5f}});
+    m.graph.output = 2;
+    out.push_back(encoded("constant", "constant storage (4): a folded BatchNorm's running statistics, -0.0 and 1.0, "
+                                      "one f32 each in the entry, no payload", m));
+  }
+  {
+    dcz::Model m;
     m.metadata = {{"class_names", "caf\xC3\xA9,na\xC3\xAFve,\xE2\x82\xAC"}, {"producer", "conformance"}, {"", ""}};
     m.tensors.push_back(shared("layer.weight", {2, 2}, 1, {-1.0f, 1.0f}, {0, 3}, {0, 1}));
     m.tensors.push_back(floats("layer", {2}, {1.0f, 2.0f}));
@@ -362,6 +376,13 @@ std::vector<Invalid> invalid_vectors() {
   add("codebook_infinite", "an infinite codebook value", f, "tensor 'w': codebook value not finite");
   f = {}, f.storage = 0x82;
   add("shared_in_dense_stream", "storage 130: bit 7 on a shared tensor", f, "tensor 'w': unknown storage type 130");
+  f = {}, f.storage = 0x84;
+  add("constant_in_dense_stream", "storage 132: bit 7 on a constant tensor", f, "tensor 'w': unknown storage type 132");
+  f = {}, f.storage = 5;
+  add("unknown_storage", "storage 5", f, "tensor 'w': unknown storage type 5");
+  f = {}, f.storage = 4, f.dims = {uint64_t(1) << 11, uint64_t(1) << 10};
+  add("constant_too_large", "a constant tensor of 2^21 elements, above the 2^20 cap", f,
+      "tensor 'w': constant tensors of more than 2^20 elements in all");
   f = {}, f.coder = 2;
   add("unknown_coder", "coder 2", f, "tensor 'w': unknown coder 2");
   f = {}, f.index_lengths = {1, 1, 1};
@@ -433,7 +454,7 @@ void write_all(const std::string& dir) {
       "`tests/test_conformance.cpp` checks that these files are what it writes and that dcomp's reader decodes "
       "the valid ones to their `.npy` files, bit for bit, and refuses the invalid ones with their message.\n\n"
       "## Valid\n\n`valid/NAME.dcz` decodes to one `valid/NAME/TENSOR.npy` per tensor (float32 for float32, "
-      "float16 and shared tensors, int64 for int64 ones; shapes as stored).\n\n"
+      "float16, constant and shared tensors, int64 for int64 ones; shapes as stored).\n\n"
       "| file | bytes | what it tests |\n|---|---|---|\n";
   fs::create_directories(root / "valid");
   fs::create_directories(root / "invalid");

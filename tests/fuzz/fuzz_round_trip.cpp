@@ -29,12 +29,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     tensor.name = "t" + std::to_string(t) + std::string(in.next(3), 'x');
     tensor.shape = {int64_t(1 + in.next(40)), int64_t(1 + in.next(200))};
     if (in.next(2)) tensor.shape.insert(tensor.shape.end(), {int64_t(1 + in.next(4)), int64_t(1 + in.next(4))});
-    const uint32_t kind = in.next(4);
+    const uint32_t kind = in.next(5);
     tensor.storage = kind == 0 ? dcomp::dcz::Storage::kFloat32
                    : kind == 1 ? dcomp::dcz::Storage::kInt64
                    : kind == 2 ? dcomp::dcz::Storage::kFloat16
+                   : kind == 3 ? dcomp::dcz::Storage::kConstant
                                : dcomp::dcz::Storage::kShared;
-    tensor.coder = in.next(2) ? dcomp::dcz::Coder::kAdaptive : dcomp::dcz::Coder::kHuffman;
+    // A constant has no coder: it reads back as Huffman's.
+    tensor.coder = in.next(2) && kind != 3 ? dcomp::dcz::Coder::kAdaptive : dcomp::dcz::Coder::kHuffman;
     const uint64_t n = tensor.numel();
     if (tensor.storage == dcomp::dcz::Storage::kShared) {
       dcomp::dcz::SharedTensor& s = tensor.shared;
@@ -49,6 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
     } else if (tensor.storage == dcomp::dcz::Storage::kInt64) {
       for (uint64_t i = 0; i < n; ++i) tensor.integers.push_back(int64_t(in.next(256)) - 128);
+    } else if (tensor.storage == dcomp::dcz::Storage::kConstant) {
+      tensor.floats.assign(size_t(n), float(int(in.next(256)) - 128) / 32.0f);
     } else {  // halves exactly, so float16 round-trips too
       for (uint64_t i = 0; i < n; ++i) tensor.floats.push_back(float(int(in.next(256)) - 128) / 32.0f);
     }
