@@ -121,7 +121,9 @@ Document build_report(const fs::path& run) {
        fmt::format("`{}.dcz` holds everything needed to run the model: the network as a graph of operations, the "
                    "shared weights as Huffman-coded indices and positions with their codebooks, and BN parameters, statistics and biases ({}). The two coded "
                    "streams take {} bytes against an entropy bound of {:.0f} bytes.",
-                   model, summary["config"]["dense_float16"].get<bool>() ? "float16" : "float32",
+                   model,
+                   std::string(summary["config"]["dense_float16"].get<bool>() ? "float16" : "float32") +
+                       (summary["config"].value("fold_batchnorm", false) ? "; BatchNorm folded for inference" : ""),
                    file["stream_bytes"].get<uint64_t>(), file["stream_entropy_bytes"].get<double>()),
        bytes, "file_breakdown", bar_chart({"Where the file's bytes go", "", "bytes"}, part_names, {parts})});
 
