@@ -135,9 +135,8 @@ void validate(const Tensor& t) {
   const uint64_t n = t.numel();
   if (n > kMaxElements) throw std::invalid_argument(where + "too many elements");
   if (holds_floats(t.storage) && t.floats.size() != n) throw std::invalid_argument(where + "value count != shape");
-  if (t.storage == Storage::kConstant)
-    for (const float& v : t.floats)
-      if (std::memcmp(&v, t.floats.data(), 4) != 0) throw std::invalid_argument(where + "a constant tensor's values differ");
+  if (t.storage == Storage::kConstant && !one_bit_pattern(t.floats))
+    throw std::invalid_argument(where + "a constant tensor's values differ");
   if (t.storage == Storage::kInt64 && t.integers.size() != n) throw std::invalid_argument(where + "value count != shape");
   if (t.coder != Coder::kHuffman && t.coder != Coder::kAdaptive) throw std::invalid_argument(where + "unknown coder");
   if (t.storage != Storage::kShared) return;
@@ -484,6 +483,11 @@ void read_dense_stream(ByteReader& in, const std::vector<Tensor*>& tensors) {
 }
 
 }  // namespace
+
+bool one_bit_pattern(const std::vector<float>& values) {
+  return std::all_of(values.begin(), values.end(),
+                     [&values](const float& v) { return std::memcmp(&v, values.data(), 4) == 0; });
+}
 
 uint64_t Tensor::numel() const {
   uint64_t n = 1;

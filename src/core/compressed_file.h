@@ -35,6 +35,9 @@ inline constexpr uint64_t kMaxElements = uint64_t{1} << 28;
 enum class Storage : uint8_t { kFloat32 = 0, kInt64 = 1, kShared = 2, kFloat16 = 3, kConstant = 4 };
 // kFloat32, kFloat16 and kConstant: the storages whose values are `floats`.
 inline bool holds_floats(Storage s) { return s == Storage::kFloat32 || s == Storage::kFloat16 || s == Storage::kConstant; }
+// Whether every value has the first one's bit pattern (-0.0 is not 0.0), as
+// a kConstant tensor's must.
+bool one_bit_pattern(const std::vector<float>& values);
 // Most elements of all kConstant tensors of one file together (4 MiB as
 // float32): what a few bytes may make a reader allocate.
 inline constexpr uint64_t kMaxConstantElements = uint64_t{1} << 20;

@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <cstring>
 #include <map>
 
 #include "core/atomic_file.h"
@@ -53,12 +51,6 @@ dcz::Tensor dense_tensor(const std::string& name, const torch::Tensor& value, dc
   return t;
 }
 
-// Float values, at least two, all of one bit pattern (-0.0 is not 0.0).
-bool is_constant(const dcz::Tensor& t) {
-  const auto same_as_first = [&t](const float& v) { return std::memcmp(&v, t.floats.data(), 4) == 0; };
-  return dcz::holds_floats(t.storage) && t.floats.size() > 1 && std::all_of(t.floats.begin(), t.floats.end(), same_as_first);
-}
-
 }  // namespace
 
 dcz::Model compressed_model(const Model& model, const std::vector<SharedLayer>& layers, const PackOptions& options) {
@@ -94,7 +86,8 @@ dcz::Model compressed_model(const Model& model, const std::vector<SharedLayer>& 
   }
   if (options.fold_batchnorm) dcz::fold_batch_norms(file);
   for (dcz::Tensor& t : file.tensors) {
-    if (is_constant(t)) t.storage = dcz::Storage::kConstant;
+    if (dcz::holds_floats(t.storage) && t.floats.size() > 1 && dcz::one_bit_pattern(t.floats))
+      t.storage = dcz::Storage::kConstant;
     t.coder = options.coder;
   }
   return file;
