@@ -30,8 +30,22 @@ echo "checking against LibTorch $version headers in $include"
 # The build's own compile commands for every TU that includes LibTorch, with
 # the 2.x headers searched first and no object written; run $(nproc) at a time.
 ninja -C "$build" -t commands | grep -- '-isystem /usr/include/torch/csrc/api/include' | grep -- ' -c ' |
-  sed -E 's# -MD -MT [^ ]+ -MF [^ ]+ -o [^ ]+# -fsyntax-only#;
-    s# -isystem /usr/include/torch/csrc/api/include# -I'"$include"' -I'"$include"'/torch/csrc/api/include#' \
+  sed -E 's# -isystem /usr/include/torch/csrc/api/include# -I'"$include"' -I'"$include"'/torch/csrc/api/include#' \
+  >"$work/all_commands.txt"
+# The build's precompiled LibTorch header (CMake's cmake_pch.hxx, which every
+# TU includes first) holds the 1.13 headers: rebuild each from the 2.x headers
+# under $pch and point the TUs at that copy.
+pch=$work/pch
+rm -rf "$pch"
+while read -r command; do
+  header=$(grep -o -- '-include [^ ]*cmake_pch.hxx' <<<"$command" | cut -d' ' -f2)
+  mkdir -p "$pch$(dirname "$header")" && cp "$header" "$pch$header"
+  command=$(sed -E "s# -MD -MT [^ ]+ -MF [^ ]+ -o [^ ]+# -o $pch$header.gch#; s#-include $header#-include $pch$header#" <<<"$command")
+  (cd "$build" && eval "$command") >"$work/pch.log" 2>&1 ||
+    { grep -m 5 error "$work/pch.log"; echo "the precompiled header $header fails against LibTorch 2.x"; exit 1; }
+done < <(grep -- '-x c++-header' "$work/all_commands.txt")
+grep -v -- '-x c++-header' "$work/all_commands.txt" |
+  sed -E 's# -MD -MT [^ ]+ -MF [^ ]+ -o [^ ]+# -fsyntax-only#; s#-include ([^ ]*cmake_pch\.hxx)#-include '"$pch"'\1#' \
   >"$work/commands.txt"
 rm -f "$work"/failed.*
 check_one() {  # $1: a compile command; its output is kept only if it fails
