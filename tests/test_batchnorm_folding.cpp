@@ -69,7 +69,9 @@ Model network() {
 }
 
 std::vector<float> logits(const Model& m) {
-  const std::string path = ::testing::TempDir() + "/folding.dcz";
+  // One file per test: ctest runs the tests of this file in parallel processes.
+  const std::string path =
+      ::testing::TempDir() + "/folding_" + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".dcz";
   write(path, m);
   dcomp_model* model = nullptr;
   EXPECT_EQ(dcomp_load(path.c_str(), &model), DCOMP_OK) << dcomp_last_error();
