@@ -10,6 +10,7 @@
 #include "core/batchnorm_folding.h"
 #include "core/compressed_file.h"
 #include "runtime/dcomp_runtime.h"
+#include "temp_dir.h"
 
 using namespace dcomp::dcz;
 
@@ -69,9 +70,8 @@ Model network() {
 }
 
 std::vector<float> logits(const Model& m) {
-  // One file per test: ctest runs the tests of this file in parallel processes.
-  const std::string path =
-      ::testing::TempDir() + "/folding_" + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".dcz";
+  const dcomp::testing::TempDir dir;  // its own: ctest runs tests in parallel processes
+  const std::string path = dir.file("folding.dcz");
   write(path, m);
   dcomp_model* model = nullptr;
   EXPECT_EQ(dcomp_load(path.c_str(), &model), DCOMP_OK) << dcomp_last_error();

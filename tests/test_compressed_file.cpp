@@ -7,6 +7,7 @@
 #include "core/compressed_file.h"
 #include "core/float16.h"
 #include "core/gap_coding.h"
+#include "temp_dir.h"
 
 using namespace dcomp;
 using namespace dcomp::dcz;
@@ -223,7 +224,8 @@ TEST(CompressedFile, EscapesBeatFillerZeros) {
 }
 
 TEST(CompressedFile, WriteThenRead) {
-  const std::string path = ::testing::TempDir() + "/model.dcz";
+  const dcomp::testing::TempDir dir;
+  const std::string path = dir.file("model.dcz");
   write(path, sample_model());
   expect_equal(sample_model(), read(path));
   EXPECT_THROW(read(path + ".missing"), std::runtime_error);

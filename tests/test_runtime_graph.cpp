@@ -6,6 +6,7 @@
 
 #include "core/compressed_file.h"
 #include "runtime/dcomp_runtime.h"
+#include "temp_dir.h"
 
 using namespace dcomp::dcz;
 
@@ -42,7 +43,8 @@ Model small_network() {
 
 // "" when the runtime loads and runs the file, else its status and message.
 std::string load_error(const Model& m) {
-  const std::string path = ::testing::TempDir() + "/graph.dcz";
+  const dcomp::testing::TempDir dir;  // its own: ctest runs tests in parallel processes
+  const std::string path = dir.file("graph.dcz");
   write(path, m);
   dcomp_model* model = nullptr;
   const dcomp_status status = dcomp_load(path.c_str(), &model);
