@@ -13,26 +13,27 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/sparse_layers.h"  // kVecFloats: the runtime's vector width
+#include "runtime/vector.h"  // the runtime's vector width and multiply-add
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using dcomp::runtime::kVecFloats;
-using Vec = float __attribute__((vector_size(4 * kVecFloats)));
+using dcomp::runtime::Vec;
 
 // 12 independent accumulators: enough to cover the FMA latency (4 cycles)
 // on two pipes. Returns multiply-adds per second.
 double fma_rate(double seconds) {
   Vec acc[12];
   for (int i = 0; i < 12; ++i) acc[i] = Vec{} + float(i);
-  const Vec a = Vec{} + 0.999999f, b = Vec{} + 1e-7f;
+  const float a = 0.999999f;
+  const Vec b = Vec{} + 1e-7f;
   int64_t rounds = 0;
   const auto start = Clock::now();
   double elapsed = 0;
   do {
     for (int k = 0; k < 1000; ++k)
-      for (int i = 0; i < 12; ++i) acc[i] = acc[i] * a + b;
+      for (int i = 0; i < 12; ++i) acc[i] = dcomp::runtime::multiply_add(acc[i], a, b);
     rounds += 1000;
     elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   } while (elapsed < seconds);

@@ -1,9 +1,11 @@
 #include "runtime/sparse_layers.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <vector>
 #include <stdexcept>
+#include <utility>
 
 namespace dcomp::runtime {
 
@@ -47,33 +49,53 @@ void Epilogue::then_affine(const std::vector<float>& s, const std::vector<float>
 
 namespace {
 
-// GCC and Clang vectors of kVecFloats floats, one register; loaded through
-// memcpy, since the runs are not aligned.
-using Vec = float __attribute__((vector_size(4 * kVecFloats)));
+// Accumulator registers of one pass of run_sum: 12 of the 16 AVX2 registers
+// (or of AVX-512's 32), leaving the broadcast value and room for the loads.
+constexpr int kMaxBlockVecs = 12;
 
-Vec load(const float* p) {
-  Vec v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
+// dst[0, n) = src[0, n), inline: the rows copied here are 8 to 32 floats,
+// where a call to memcpy costs more than the copy.
+void copy_row(const float* src, int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + kVecFloats <= n; i += kVecFloats) std::memcpy(dst + i, src + i, sizeof(Vec));
+  for (; i < n; ++i) dst[i] = src[i];
 }
 
 // out[q0, q0 + V * kVecFloats) of SparseRows::run_sum, its V accumulators
 // held in registers while every run adds into them.
 template <int V>
 void run_sum_block(const float* source, const int32_t* starts, const float* values, size_t count, int64_t q0,
-                   float* out) {
+                   const Affine& after, float* out) {
   Vec acc[V] = {};
   for (size_t k = 0; k < count; ++k) {
     const float* run = source + starts[k] + q0;
-    const Vec value = Vec{} + values[k];
-    for (int v = 0; v < V; ++v) acc[v] += value * load(run + v * kVecFloats);
+    const float value = values[k];
+    for (int v = 0; v < V; ++v) acc[v] = multiply_add(load(run + v * kVecFloats), value, acc[v]);
+  }
+  for (int v = 0; v < V; ++v) {
+    const Vec y = multiply_add(acc[v], after.a, Vec{} + after.b);
+    acc[v] = y < after.lo ? after.lo : (y > after.hi ? after.hi : y);
   }
   std::memcpy(out + q0, acc, sizeof acc);
 }
 
+template <int... V>
+void run_sum_block_of(int vecs, std::integer_sequence<int, V...>, const float* source, const int32_t* starts,
+                      const float* values, size_t count, int64_t q0, const Affine& after, float* out) {
+  ((vecs == V + 1 ? run_sum_block<V + 1>(source, starts, values, count, q0, after, out) : void()), ...);
+}
+
+// run_sum_block<vecs>, for vecs in 1..kMaxBlockVecs.
+void run_sum_block_of(int vecs, const float* source, const int32_t* starts, const float* values, size_t count,
+                      int64_t q0, const Affine& after, float* out) {
+  run_sum_block_of(vecs, std::make_integer_sequence<int, kMaxBlockVecs>{}, source, starts, values, count, q0, after,
+                   out);
+}
+
 }  // namespace
 
-void SparseRows::run_sum(int64_t r, const int32_t* start_of, const float* source, int64_t n, float* out) const {
+void SparseRows::run_sum(int64_t r, const int32_t* start_of, const float* source, int64_t n, const Affine& after,
+                         float* out) const {
   // The row's nonzeros as (run start, value), decoded once for all blocks.
   thread_local std::vector<int32_t> starts;
   thread_local std::vector<float> values;
@@ -86,13 +108,17 @@ void SparseRows::run_sum(int64_t r, const int32_t* start_of, const float* source
     s[count] = start_of[offset];
     v[count++] = value;
   });
-  // 64 floats of accumulators (4 AVX-512 or 8 AVX registers), at most half
-  // the 16 registers, leaving room for the loads.
-  constexpr int kBlockVecs = int(std::min<int64_t>(8, 64 / kVecFloats));
+  // The plane in passes of at most kMaxBlockVecs register accumulators,
+  // balanced (80 floats on AVX2 are one pass of 10, not 8 then 1 and 1):
+  // a short pass has too few independent sums to hide the multiply-add's
+  // latency, and every pass re-reads the row's nonzeros.
+  const int64_t vecs = n / kVecFloats, passes = (vecs + kMaxBlockVecs - 1) / kMaxBlockVecs;
   int64_t q = 0;
-  for (; q + kBlockVecs * kVecFloats <= n; q += kBlockVecs * kVecFloats)
-    run_sum_block<kBlockVecs>(source, s, v, count, q, out);
-  for (; q < n; q += kVecFloats) run_sum_block<1>(source, s, v, count, q, out);
+  for (int64_t pass = 0; pass < passes; ++pass) {
+    const int64_t block = vecs / passes + (pass < vecs % passes ? 1 : 0);
+    run_sum_block_of(int(block), source, s, v, count, q, after, out);
+    q += block * kVecFloats;
+  }
 }
 
 // The zero-padded input (in, ph, pw) is split into phase planes, one per
@@ -141,13 +167,26 @@ void Conv2d::plan(int64_t h, int64_t w) {
 void Conv2d::forward(const float* x, float* y, ThreadPool* pool) const {
   const int64_t sw = stride_w, channel_phases = stride_h * sw * plane_, oh = output_h(h_), ow = output_w(w_);
   // Runs start inside the planes and are n_ long: n_ zeros past the planes
-  // keep every read in bounds.
+  // keep every read in bounds. The input fills the same places of the
+  // buffer at every call of a convolution of the same input geometry (the
+  // ones of a ResNet stage follow each other), so the padding and the tail
+  // stay zero, and the buffer is zeroed only when the geometry changes.
   thread_local std::vector<float> phases;
-  if (!in_place_) phases.assign(size_t(in * channel_phases + n_), 0.0f);
+  thread_local std::array<int64_t, 8> zeroed_for{};
+  const int64_t size = in * channel_phases + n_;
+  const std::array<int64_t, 8> geometry{in, h_, w_, stride_h, sw, pad_h, pad_w, size};
+  if (!in_place_ && geometry != zeroed_for) {
+    phases.assign(size_t(size), 0.0f);
+    zeroed_for = geometry;
+  }
   for (int64_t c = 0; c < (in_place_ ? 0 : in); ++c)
     for (int64_t i = 0; i < h_; ++i) {
       const float* row = x + (c * h_ + i) * w_;
       float* phase_rows = phases.data() + c * channel_phases + row_phase_[size_t(i)];
+      if (sw == 1) {
+        copy_row(row, w_, phase_rows + column_phase_[0]);
+        continue;
+      }
       // Input columns j0, j0 + sw, ... go to one phase, one after another.
       for (int64_t j0 = 0; j0 < int64_t(column_phase_.size()); ++j0) {
         float* dst = phase_rows + column_phase_[size_t(j0)];
@@ -160,10 +199,16 @@ void Conv2d::forward(const float* x, float* y, ThreadPool* pool) const {
     thread_local std::vector<float> wide;  // one output plane at width qw_, per thread
     wide.resize(size_t(n_));
     for (int64_t o = first; o < last; ++o) {
-      weight.run_sum(o, start_.data(), source + o / group_out * group_phases, n_, wide.data());
-      if (qw_ == ow) epilogue.apply(wide.data(), oh * ow, o, y + o * oh * ow);  // no column to discard
+      const float* const group_source = source + o / group_out * group_phases;
+      float* const plane = y + o * oh * ow;
+      if (n_ == oh * ow) {  // no column to discard, no rounding past the plane: straight into y
+        weight.run_sum(o, start_.data(), group_source, n_, epilogue.of(o), plane);
+        continue;
+      }
+      weight.run_sum(o, start_.data(), group_source, n_, epilogue.of(o), wide.data());
+      if (qw_ == ow) std::memcpy(plane, wide.data(), size_t(oh * ow) * sizeof(float));
       else
-        for (int64_t i = 0; i < oh; ++i) epilogue.apply(wide.data() + i * qw_, ow, o, y + (o * oh + i) * ow);
+        for (int64_t i = 0; i < oh; ++i) copy_row(wide.data() + i * qw_, ow, plane + i * ow);
     }
   };
   if (pool) pool->parallel_for(out, outputs);
@@ -173,7 +218,7 @@ void Conv2d::forward(const float* x, float* y, ThreadPool* pool) const {
 void Linear::forward(const float* x, float* y) const {
   for (int64_t o = 0; o < weight.rows(); ++o) {
     float sum = 0.0f;
-    weight.for_each(o, [&](int64_t i, float value) { sum += value * x[i]; });
+    weight.for_each(o, [&](int64_t i, float value) { sum = multiply_add(x[i], value, sum); });
     epilogue.apply(&sum, 1, o, y + o);
   }
 }
@@ -186,8 +231,7 @@ void Linear::forward_columns(const float* x, int64_t columns, float* y) const {
   for (size_t i = 0; i < start.size(); ++i) start[i] = int32_t(int64_t(i) * columns);
   for (int64_t o = 0; o < weight.rows(); ++o) {
     float* row = y + o * columns;
-    weight.run_sum(o, start.data(), x, columns, row);
-    epilogue.apply(row, columns, o, row);
+    weight.run_sum(o, start.data(), x, columns, epilogue.of(o), row);
   }
 }
 

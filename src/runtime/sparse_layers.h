@@ -11,19 +11,38 @@
 
 #include "core/compressed_file.h"
 #include "runtime/thread_pool.h"
+#include "runtime/vector.h"
 
 namespace dcomp::runtime {
 
-// Floats per vector of the kernels: one register of the widest vector unit
-// the build targets. A wider generic vector than the target has is not split
-// into registers but kept on the stack (GCC 12 on AVX2: 17x slower).
-#if defined(__AVX512F__)
-constexpr int64_t kVecFloats = 16;
-#elif defined(__AVX__)
-constexpr int64_t kVecFloats = 8;
-#else
-constexpr int64_t kVecFloats = 4;
-#endif
+// One channel's epilogue: y = clamp(x * a + b, lo, hi).
+struct Affine {
+  float a = 1.0f, b = 0.0f, lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+};
+
+// What follows a layer's sums, per output channel: y = clamp(x * scale +
+// shift, lo, hi). scale and shift are a folded BatchNorm and a bias, the
+// clamp a fused ReLU (0, inf) or ReLU6 (0, 6); empty scale means 1, empty
+// shift 0.
+struct Epilogue {
+  std::vector<float> scale, shift;
+  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+  size_t bytes() const { return 4 * (scale.size() + shift.size()); }
+  bool clamps() const { return lo != -std::numeric_limits<float>::infinity() || hi != std::numeric_limits<float>::infinity(); }
+  // Folds a later y' = y * scale + shift (a BatchNorm) into this one; only
+  // before any clamp is set.
+  void then_affine(const std::vector<float>& scale, const std::vector<float>& shift);
+  // Channel c's y = clamp(x * a + b, lo, hi).
+  Affine of(int64_t c) const {
+    return {scale.empty() ? 1.0f : scale[size_t(c)], shift.empty() ? 0.0f : shift[size_t(c)], lo, hi};
+  }
+  // n values of channel c, from x to y (which may be x); inline, so that it
+  // vectorizes into the callers' loops.
+  void apply(const float* x, int64_t n, int64_t c, float* y) const {
+    const Affine e = of(c);
+    for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(multiply_add(x[i], e.a, e.b), e.lo), e.hi);
+  }
+};
 
 class SparseRows {
  public:
@@ -50,11 +69,13 @@ class SparseRows {
     }
   }
 
-  // out[q] = sum over row r's nonzeros (offset, value) of value *
-  // source[start_of[offset] + q], for q < n (a multiple of kVecFloats): each
-  // nonzero adds a multiple of one contiguous run of source. Reads source up
-  // to the largest start plus n.
-  void run_sum(int64_t r, const int32_t* start_of, const float* source, int64_t n, float* out) const;
+  // out[q] = clamp(sum * a + b, lo, hi), with sum over row r's nonzeros
+  // (offset, value) of value * source[start_of[offset] + q], for q < n (a
+  // multiple of kVecFloats): each nonzero adds a multiple of one contiguous
+  // run of source, and the epilogue is applied in registers. Reads source
+  // up to the largest start plus n.
+  void run_sum(int64_t r, const int32_t* start_of, const float* source, int64_t n, const Affine& after,
+               float* out) const;
 
  private:
   int64_t row_length_ = 0;
@@ -63,26 +84,6 @@ class SparseRows {
   std::vector<uint32_t> row_begin_;  // rows + 1 entry indices
   std::vector<uint16_t> entries16_;  // offset << index_bits | index, when it fits
   std::vector<uint32_t> entries32_;  // otherwise
-};
-
-// What follows a layer's sums, per output channel: y = clamp(x * scale +
-// shift, lo, hi). scale and shift are a folded BatchNorm and a bias, the
-// clamp a fused ReLU (0, inf) or ReLU6 (0, 6); empty scale means 1, empty
-// shift 0.
-struct Epilogue {
-  std::vector<float> scale, shift;
-  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
-  size_t bytes() const { return 4 * (scale.size() + shift.size()); }
-  bool clamps() const { return lo != -std::numeric_limits<float>::infinity() || hi != std::numeric_limits<float>::infinity(); }
-  // Folds a later y' = y * scale + shift (a BatchNorm) into this one; only
-  // before any clamp is set.
-  void then_affine(const std::vector<float>& scale, const std::vector<float>& shift);
-  // n values of channel c, from x to y (which may be x); inline, so that it
-  // vectorizes into the callers' loops.
-  void apply(const float* x, int64_t n, int64_t c, float* y) const {
-    const float a = scale.empty() ? 1.0f : scale[size_t(c)], b = shift.empty() ? 0.0f : shift[size_t(c)];
-    for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(x[i] * a + b, lo), hi);
-  }
 };
 
 // 2-D convolution of one image: any kernel size, stride, zero padding,
