@@ -97,7 +97,7 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
                  config.epochs);
     return;
   }
-  const EvalResult test = evaluate(*model, data.test, info, device, config.bf16);
+  const EvalResult test = evaluate(*model, data.test, info, device, result.recipe.bf16);
   if (!is_rank0()) return;  // rank 0 writes the results
 
   const std::string out = o.out.empty() ? (std::filesystem::path(run.run_dir) / "model.pt").string() : o.out;
@@ -108,7 +108,7 @@ void run_train(const TrainOptions& o, const CLI::App& cmd) {
       {"dataset", info.name},
       {"parameters", parameter_count(*model)},
       {"epochs_trained", result.epochs.size()},
-      {"recipe", to_json(config)},
+      {"recipe", to_json(result.recipe)},
       {"seed", config.seed},
       {"test_top1", test.top1},
       {"test_images", test.images},

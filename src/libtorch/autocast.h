@@ -3,14 +3,39 @@
 #pragma once
 
 #include <ATen/autocast_mode.h>
+#include <cstdio>
+#include <mutex>
 #include <torch/torch.h>
 #include <torch/version.h>
 
 namespace dcomp {
 
+// Whether bf16 autocast is worth using on this device. LibTorch 1.13's fast
+// bf16 convolutions and matrix products are oneDNN's AVX-512 kernels; on
+// x86 CPUs without AVX-512 BW, VL and DQ bf16 training measured 1.2x
+// faster than fp32 on one AMD EPYC and over 50x slower on another (Zen 3,
+// docs/benchmarks.md), so there it becomes fp32, with a note on stderr the
+// first time.
+inline bool bf16_usable(const torch::Device& device) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (device.is_cpu() && !(__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                           __builtin_cpu_supports("avx512dq"))) {
+    static std::once_flag said;
+    std::call_once(said, [] {
+      std::fputs("note: this CPU lacks AVX-512 BW, VL and DQ, for which LibTorch's bf16 kernels are made "
+                 "(without them bf16 can be 50x slower than fp32); computing in fp32\n", stderr);
+    });
+    return false;
+  }
+#endif
+  return true;
+}
+
+// bf16 autocast where it is usable; a no-op elsewhere.
 class Bf16Autocast {
  public:
-  Bf16Autocast(bool enabled, const torch::Device& device) : enabled_(enabled), type_(device.type()) {
+  Bf16Autocast(bool enabled, const torch::Device& device)
+      : enabled_(enabled && bf16_usable(device)), type_(device.type()) {
     if (enabled_) set(true);
   }
   ~Bf16Autocast() {

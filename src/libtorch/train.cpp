@@ -371,6 +371,7 @@ TrainResult train(Model& model, const TrainConfig& requested, const DataSplits& 
   validate(requested);
   TrainConfig config = requested;
   model.to(device);
+  if (config.bf16 && !bf16_usable(device)) config.bf16 = false;  // so recorded, in metrics and checkpoint
   // The built-in networks are known to train in bf16; a user's module may
   // use an op whose bf16 backward LibTorch lacks (1.13: hardtanh, i.e. ReLU6).
   if (config.bf16 && model.architecture() == "torchscript")
@@ -395,6 +396,7 @@ TrainResult train(Model& model, const TrainConfig& requested, const DataSplits& 
   torch::Generator generator = at::make_generator<at::CPUGeneratorImpl>(uint64_t(config.seed));
   int64_t first_epoch = 0;
   TrainResult result;
+  result.recipe = config;
   if (run.resume) {
     if (!fs::exists(checkpoint_path)) throw std::runtime_error(checkpoint_path + ": no checkpoint to resume from");
     first_epoch = Checkpoint::load(checkpoint_path, model, optimizer, generator, result.wall_seconds, config, device);

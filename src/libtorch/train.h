@@ -128,6 +128,7 @@ std::optional<std::string> bf16_training_fault(Model& model, const DatasetInfo& 
 // (DDP's broadcast_buffers), so that evaluation and checkpoints see one
 // model. Rank 0 alone writes the run directory and draws progress.
 struct TrainResult {
+  TrainConfig recipe;  // as trained: bf16 turned off where it could not be used
   std::vector<EpochRecord> epochs;
   double wall_seconds = 0;  // this invocation and earlier resumed ones
 };
