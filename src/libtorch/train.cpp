@@ -246,7 +246,7 @@ EvalResult evaluate(Model& model, const TensorDataset& data, const DatasetInfo& 
     const TensorDataset batch = data.slice(begin, std::min(shard.end, begin + batch_size)).to(device);
     torch::Tensor logits;
     {
-      Bf16Autocast autocast(bf16, device);
+      Bf16Autocast autocast(bf16 && bf16_usable(device), device);
       logits = model.forward(normalize(batch.images, info));
     }
     check_logits(logits, batch.size(), info.class_names.size());
@@ -289,7 +289,7 @@ StepOutput forward_and_backward(Model& model, const torch::Tensor& inputs, const
   StepOutput out;
   torch::Tensor teacher_logits;
   {
-    Bf16Autocast autocast(config.bf16, inputs.device());
+    Bf16Autocast autocast(config.bf16 && bf16_usable(inputs.device()), inputs.device());
     out.logits = model.forward(inputs);
     if (config.distillation) {
       torch::NoGradGuard no_grad;
