@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
     // the module's analysis (its prunable weights) needs them inlined.
     torch::jit::setGraphExecutorOptimize(graph_optimize);
     model->train();
+    config = recipe_as_run(config, *model, info, torch::kCPU);  // what is timed is what is reported
     if (!teacher_file.empty()) config.distillation = Distillation{teacher_file};
     const auto teacher = load_teacher(config, info, torch::kCPU);
     auto optimizer = make_optimizer(*model, config);

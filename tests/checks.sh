@@ -16,6 +16,12 @@ expect_error() {
   pass "$what: $(cat "$tmp/err")"
 }
 
+# fast_bf16_cpu: whether this CPU has AVX-512 BW, VL and DQ, without which
+# dcomp computes bf16 recipes in fp32 (src/libtorch/autocast.h).
+fast_bf16_cpu() {
+  grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo && grep -qw avx512dq /proc/cpuinfo
+}
+
 # finish NAME: the summary line, and the exit status.
 finish() {
   echo "$1: $passes passed, $failures failed"

@@ -290,7 +290,7 @@ if "$dcomp" train --model "$tmp/user.pt" --dataset imagefolder --data "$tmp/imag
   # on a CPU without AVX-512 BW, VL and DQ for any model (LibTorch has no
   # fast bf16 kernels there), elsewhere for this one (ReLU6 has no bf16
   # backward in LibTorch 1.13).
-  if grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo && grep -qw avx512dq /proc/cpuinfo; then
+  if fast_bf16_cpu; then
     why="training in fp32" what="ReLU6 without a bf16 backward"
   else
     why="computing in fp32" what="a CPU without fast bf16 kernels"

@@ -43,6 +43,9 @@ print('%.2f%%' % (100 * s['final_top1']), '%.1fx' % s['compression_file'], '%.1f
   absent=""
   for f in $figures; do grep -qF -- "$f" report.txt || absent="$absent $f"; done
   [ -z "$absent" ] && pass "the PDF states the summary's figures ($figures)" || fail "figures not in the PDF:$absent"
+  # Problem 1.3 times the default recipe (bf16) and says bf16 only where it ran.
+  if fast_bf16_cpu; then grep -q "bf16 autocast" sub/report.html; else ! grep -q "bf16 autocast" sub/report.html; fi &&
+    pass "Problem 1.3 names the precision it timed in" || fail "Problem 1.3 claims a precision it did not time in"
   grep -q "Not in these results" report.txt && pass "labs without results say so" || fail "absent labs not reported"
   grep -q "<svg" sub/report.html && ! grep -q "<img" sub/report.html && pass "report.html is self-contained" ||
     fail "report.html plots"

@@ -31,12 +31,12 @@ TrainingSpeed dense_and_masked_training(const std::string& pruned_file, const st
                                         const TensorDataset& train, const DatasetInfo& info,
                                         const torch::Device& device, int64_t steps, int reps) {
   using Clock = std::chrono::steady_clock;
-  TrainConfig config;
+  auto model = load_model_for(pruned_file, architecture, info, device);
+  const TrainConfig config = recipe_as_run(TrainConfig{}, *model, info, device);
   TrainingSpeed speed;
   speed.steps = steps;
   speed.batch_size = std::min<int64_t>(config.batch_size, train.size());
   speed.bf16 = config.bf16;
-  auto model = load_model_for(pruned_file, architecture, info, device);
   model->train();
   const Masks masks = Masks::from_zeros(*model);
   const TrainHooks masked = masks.training_hooks();

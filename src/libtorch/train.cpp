@@ -364,14 +364,8 @@ std::optional<std::string> bf16_training_fault(Model& model, const DatasetInfo& 
   return fault;
 }
 
-TrainResult train(Model& model, const TrainConfig& requested, const DataSplits& data,
-                  const DatasetInfo& info, const torch::Device& device, const RunControl& run,
-                  const TrainHooks& hooks) {
-  const std::string& run_dir = run.run_dir;
-  validate(requested);
-  TrainConfig config = requested;
-  model.to(device);
-  if (config.bf16 && !bf16_usable(device)) config.bf16 = false;  // so recorded, in metrics and checkpoint
+TrainConfig recipe_as_run(TrainConfig config, Model& model, const DatasetInfo& info, const torch::Device& device) {
+  if (config.bf16 && !bf16_usable(device)) config.bf16 = false;
   // The built-in networks are known to train in bf16; a user's module may
   // use an op whose bf16 backward LibTorch lacks (1.13: hardtanh, i.e. ReLU6).
   if (config.bf16 && model.architecture() == "torchscript")
@@ -379,6 +373,16 @@ TrainResult train(Model& model, const TrainConfig& requested, const DataSplits& 
       fmt::print(stderr, "note: this model cannot train under bf16 autocast here ({}); training in fp32\n", *fault);
       config.bf16 = false;
     }
+  return config;
+}
+
+TrainResult train(Model& model, const TrainConfig& requested, const DataSplits& data,
+                  const DatasetInfo& info, const torch::Device& device, const RunControl& run,
+                  const TrainHooks& hooks) {
+  const std::string& run_dir = run.run_dir;
+  validate(requested);
+  model.to(device);
+  const TrainConfig config = recipe_as_run(requested, model, info, device);  // so recorded, in metrics and checkpoint
   DataParallel* group = data_parallel();
   const int world = group ? group->world_size() : 1, rank = group ? group->rank() : 0;
   if (group) group->check_same("training recipe", to_json(config).dump());

@@ -116,9 +116,15 @@ struct RunControl {
 // it was.
 std::optional<std::string> bf16_training_fault(Model& model, const DatasetInfo& info, const torch::Device& device);
 
+// The recipe as it runs on `device`: bf16 turned off on a CPU without fast
+// bf16 kernels (autocast.h) and for a TorchScript model with an op that has
+// no bf16 kernel (each said on stderr). train() applies it; what reports a
+// recipe's speed applies it too, so that it says what it timed.
+TrainConfig recipe_as_run(TrainConfig config, Model& model, const DatasetInfo& info, const torch::Device& device);
+
 // Trains `model` on data.train for config.epochs, evaluating data.validation
-// after each epoch and checkpointing it to the run directory. A TorchScript
-// model that cannot train in bf16 trains in fp32 (said on stderr).
+// after each epoch and checkpointing it to the run directory, with the
+// recipe as it runs here (recipe_as_run).
 //
 // Data-parallel (data_parallel() set): every rank starts from rank 0's
 // weights and runs the same recipe (checked); each step's global batch is
