@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 #include <stdexcept>
@@ -54,11 +55,15 @@ namespace {
 constexpr int kMaxBlockVecs = 12;
 
 // dst[0, n) = src[0, n), inline: the rows copied here are 8 to 32 floats,
-// where a call to memcpy costs more than the copy.
+// where a call to memcpy costs more than the copy. In vectors, the last one
+// overlapping the one before when n is not a whole number of them.
 void copy_row(const float* src, int64_t n, float* dst) {
-  int64_t i = 0;
-  for (; i + kVecFloats <= n; i += kVecFloats) std::memcpy(dst + i, src + i, sizeof(Vec));
-  for (; i < n; ++i) dst[i] = src[i];
+  if (n < kVecFloats) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+    return;
+  }
+  for (int64_t i = 0; i + kVecFloats < n; i += kVecFloats) store(dst + i, load(src + i));
+  store(dst + n - kVecFloats, load(src + n - kVecFloats));
 }
 
 // out[q0, q0 + V * kVecFloats) of SparseRows::run_sum, its V accumulators
@@ -76,7 +81,7 @@ void run_sum_block(const float* source, const int32_t* starts, const float* valu
     const Vec y = multiply_add(acc[v], after.a, Vec{} + after.b);
     acc[v] = y < after.lo ? after.lo : (y > after.hi ? after.hi : y);
   }
-  std::memcpy(out + q0, acc, sizeof acc);
+  for (int v = 0; v < V; ++v) store(out + q0 + v * kVecFloats, acc[v]);
 }
 
 template <int... V>
@@ -121,94 +126,118 @@ void SparseRows::run_sum(int64_t r, const int32_t* start_of, const float* source
   }
 }
 
-// The zero-padded input (in, ph, pw) is split into phase planes, one per
-// (row, column) residue modulo the strides (sh, sw): phase (a, b) of channel
-// c holds padded[c][a + sh*i][b + sw*j] as a (qh, qw) plane, qh = ceil(ph /
-// sh), qw = ceil(pw / sw). Output (oy, ox) reads padded[c][sh*oy + dh*ky][sw*ox
-// + dw*kx] = phase ((dh*ky) % sh, (dw*kx) % sw)[oy + dh*ky/sh][ox + dw*kx/sw],
-// so with the output computed at width qw (the last qw - ow columns of each
-// row discarded), output element q = oy * qw + ox reads that phase plane at
-// q + (dh*ky/sh) * qw + dw*kx/sw. Each nonzero weight w[o][c][ky][kx] thus
-// adds w times one contiguous run of the phase planes to output plane o,
-// whatever the stride and dilation (for stride 1 the one phase is the padded
-// input itself). Group g's outputs read its in/groups channels: the same
-// runs, shifted by g's first channel.
+// The zero-padded input (in, ph, pw) is laid out in planes so that each
+// nonzero weight w[o][c][ky][kx] adds w times one contiguous run of them to
+// output plane o, whatever the stride and dilation. Output (oy, ox) reads
+// padded[c][sh*oy + dy][sw*ox + dx], dy = dh*ky, dx = dw*kx. The padded rows
+// are split by residue modulo sh: plane row r of row phase a holds padded
+// row a + sh*r, so the output, computed at a row width rw (its last rw - ow
+// columns discarded), reads row phase dy % sh from row dy / sh on. The
+// columns are laid out in one of two ways:
+// - aligned: one plane per kx, column j holding padded column dx + sw*j, at
+//   rw = ow rounded up to whole vectors. Output element q = oy*rw + ox reads
+//   plane (c, dy % sh, kx) at q + (dy / sh) rw: every run starts on a vector
+//   boundary, so no load straddles two cache lines (about 1.7x the loads per
+//   cycle of straddling ones on AVX2, docs/benchmarks.md). kw copies of the
+//   input, worth it when several output channels read each copy;
+// - shared: one plane per column residue b modulo sw, column j holding
+//   padded column b + sw*j, rw = ceil(pw / sw): q reads plane (c, dy % sh,
+//   dx % sw) at q + (dy / sh) rw + dx / sw, a run starting at any float. One
+//   copy of the input; at stride 1 without padding the input itself, read
+//   in place.
+// Group g's outputs read its in/groups channels: the same runs, shifted by
+// g's first channel.
 void Conv2d::plan(int64_t h, int64_t w) {
-  const int64_t sh = stride_h, sw = stride_w, ph = h + 2 * pad_h, pw = w + 2 * pad_w;
+  const int64_t sh = stride_h, sw = stride_w, ph = h + 2 * pad_h, pw = w + 2 * pad_w, ow = output_w(w);
+  const int64_t phase_width = (pw + sw - 1) / sw, aligned_width = (ow + kVecFloats - 1) / kVecFloats * kVecFloats;
+  const bool reads_input = sh == 1 && sw == 1 && pad_h == 0 && pad_w == 0;
+  // Aligned where copies are read by more than one output channel and cost
+  // no more lanes (8-wide outputs on AVX-512 would compute 16), and not for
+  // a 1x1 convolution that can read its input in place.
+  const bool aligned = out / groups > 1 && aligned_width <= phase_width && !(reads_input && kernel_w == 1 && kernel_h == 1);
   h_ = h, w_ = w;
-  qw_ = (pw + sw - 1) / sw;
-  plane_ = (ph + sh - 1) / sh * qw_;
-  n_ = (output_h(h) * qw_ + kVecFloats - 1) / kVecFloats * kVecFloats;
-  row_phase_.clear();
+  in_place_ = !aligned && reads_input;
+  row_width_ = aligned ? aligned_width : phase_width;
+  planes_per_row_phase_ = aligned ? kernel_w : sw;
+  plane_ = (ph + sh - 1) / sh * row_width_;
+  n_ = (output_h(h) * row_width_ + kVecFloats - 1) / kVecFloats * kVecFloats;
+  row_place_.clear();
   for (int64_t i = 0; i < h; ++i) {
     const int64_t py = i + pad_h;
-    row_phase_.push_back(int32_t(py % sh * sw * plane_ + py / sh * qw_));
+    row_place_.push_back(int32_t(py % sh * planes_per_row_phase_ * plane_ + py / sh * row_width_));
   }
-  column_phase_.clear();
-  for (int64_t j0 = 0; j0 < std::min(sw, w); ++j0) {
-    const int64_t px = j0 + pad_w;
-    column_phase_.push_back(int32_t(px % sw * plane_ + px / sw));
+  // Plane v's column j holds padded column origin + sw*j, input column
+  // origin + sw*j - pad_w: copied for those inside the input.
+  column_copy_.clear();
+  for (int64_t v = 0; v < planes_per_row_phase_; ++v) {
+    const int64_t origin = aligned ? dilation_w * v : v, columns = aligned ? ow : phase_width;
+    const int64_t first = std::max<int64_t>(0, (pad_w - origin + sw - 1) / sw);
+    const int64_t end = std::min(columns, std::max<int64_t>(0, (w + pad_w - origin + sw - 1) / sw));
+    if (end > first)
+      column_copy_.push_back({int32_t(v * plane_ + first), int32_t(origin + sw * first - pad_w), int32_t(end - first)});
   }
   start_.clear();
   for (int64_t c = 0; c < in / groups; ++c)
     for (int64_t ky = 0; ky < kernel_h; ++ky)
       for (int64_t kx = 0; kx < kernel_w; ++kx) {
         const int64_t dy = dilation_h * ky, dx = dilation_w * kx;
-        start_.push_back(int32_t(((c * sh + dy % sh) * sw + dx % sw) * plane_ + dy / sh * qw_ + dx / sw));
+        const int64_t plane = (c * sh + dy % sh) * planes_per_row_phase_ + (aligned ? kx : dx % sw);
+        start_.push_back(int32_t(plane * plane_ + dy / sh * row_width_ + (aligned ? 0 : dx / sw)));
       }
-  // The kept outputs read inside the input (the last, (oh - 1) qw + ow - 1
+  // The kept outputs read inside the input (the last, (oh - 1) rw + ow - 1
   // past the last channel's largest start, is its last element); the
   // rounding of n_ and the discarded columns read past it.
-  in_place_ = sh == 1 && sw == 1 && pad_h == 0 && pad_w == 0;
   const int64_t last_start = (groups - 1) * (in / groups) * plane_ + (start_.empty() ? 0 : start_.back());
   overrun_ = std::max<int64_t>(0, last_start + n_ - in * plane_);
 }
 
 void Conv2d::forward(const float* x, float* y, ThreadPool* pool) const {
-  const int64_t sw = stride_w, channel_phases = stride_h * sw * plane_, oh = output_h(h_), ow = output_w(w_);
+  const int64_t sw = stride_w, channel_planes = stride_h * planes_per_row_phase_ * plane_, oh = output_h(h_),
+                ow = output_w(w_);
   // Runs start inside the planes and are n_ long: n_ zeros past the planes
   // keep every read in bounds. The input fills the same places of the
-  // buffer at every call of a convolution of the same input geometry (the
-  // ones of a ResNet stage follow each other), so the padding and the tail
-  // stay zero, and the buffer is zeroed only when the geometry changes.
-  thread_local std::vector<float> phases;
-  thread_local std::array<int64_t, 8> zeroed_for{};
-  const int64_t size = in * channel_phases + n_;
-  const std::array<int64_t, 8> geometry{in, h_, w_, stride_h, sw, pad_h, pad_w, size};
+  // buffer at every call of a convolution of the same input geometry and
+  // layout (the ones of a ResNet stage follow each other), so the padding
+  // and the tail stay zero, and the buffer is zeroed only when they change.
+  // Its start is aligned to a cache line, so that aligned runs are.
+  constexpr int64_t kLine = 64 / sizeof(float);
+  thread_local std::vector<float> buffer;
+  thread_local std::array<int64_t, 12> zeroed_for{};
+  const int64_t size = in * channel_planes + n_;
+  const std::array<int64_t, 12> geometry{in,     h_,        w_,        stride_h,   sw,
+                                         pad_h,  pad_w,     kernel_w,  dilation_w, row_width_,
+                                         planes_per_row_phase_, size};
   if (!in_place_ && geometry != zeroed_for) {
-    phases.assign(size_t(size), 0.0f);
+    buffer.assign(size_t(size + kLine), 0.0f);
     zeroed_for = geometry;
   }
+  float* const planes = buffer.data() + (kLine - reinterpret_cast<uintptr_t>(buffer.data()) / sizeof(float) % kLine) % kLine;
   for (int64_t c = 0; c < (in_place_ ? 0 : in); ++c)
-    for (int64_t i = 0; i < h_; ++i) {
-      const float* row = x + (c * h_ + i) * w_;
-      float* phase_rows = phases.data() + c * channel_phases + row_phase_[size_t(i)];
-      if (sw == 1) {
-        copy_row(row, w_, phase_rows + column_phase_[0]);
-        continue;
-      }
-      // Input columns j0, j0 + sw, ... go to one phase, one after another.
-      for (int64_t j0 = 0; j0 < int64_t(column_phase_.size()); ++j0) {
-        float* dst = phase_rows + column_phase_[size_t(j0)];
-        for (int64_t j = j0; j < w_; j += sw) *dst++ = row[j];
+    for (const ColumnCopy& copy : column_copy_) {
+      const float* const src = x + c * h_ * w_ + copy.source;
+      float* const dst = planes + c * channel_planes + copy.plane;
+      for (int64_t i = 0; i < h_; ++i) {
+        if (sw == 1) copy_row(src + i * w_, copy.count, dst + row_place_[size_t(i)]);
+        else
+          for (int32_t j = 0; j < copy.count; ++j) dst[row_place_[size_t(i)] + j] = src[i * w_ + sw * j];
       }
     }
-  const float* const source = in_place_ ? x : phases.data();
-  const int64_t group_out = out / groups, group_phases = in / groups * channel_phases;
+  const float* const source = in_place_ ? x : planes;
+  const int64_t group_out = out / groups, group_planes = in / groups * channel_planes;
   const auto outputs = [&](int64_t first, int64_t last) {
-    thread_local std::vector<float> wide;  // one output plane at width qw_, per thread
+    thread_local std::vector<float> wide;  // one output plane at width row_width_, per thread
     wide.resize(size_t(n_));
     for (int64_t o = first; o < last; ++o) {
-      const float* const group_source = source + o / group_out * group_phases;
+      const float* const group_source = source + o / group_out * group_planes;
       float* const plane = y + o * oh * ow;
       if (n_ == oh * ow) {  // no column to discard, no rounding past the plane: straight into y
         weight.run_sum(o, start_.data(), group_source, n_, epilogue.of(o), plane);
         continue;
       }
       weight.run_sum(o, start_.data(), group_source, n_, epilogue.of(o), wide.data());
-      if (qw_ == ow) std::memcpy(plane, wide.data(), size_t(oh * ow) * sizeof(float));
+      if (row_width_ == ow) std::memcpy(plane, wide.data(), size_t(oh * ow) * sizeof(float));
       else
-        for (int64_t i = 0; i < oh; ++i) copy_row(wide.data() + i * qw_, ow, plane + i * ow);
+        for (int64_t i = 0; i < oh; ++i) copy_row(wide.data() + i * row_width_, ow, plane + i * ow);
     }
   };
   if (pool) pool->parallel_for(out, outputs);

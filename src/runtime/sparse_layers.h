@@ -96,22 +96,27 @@ struct Conv2d {
   Epilogue epilogue;
   int64_t output_h(int64_t h) const { return (h + 2 * pad_h - dilation_h * (kernel_h - 1) - 1) / stride_h + 1; }
   int64_t output_w(int64_t w) const { return (w + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) / stride_w + 1; }
-  // The geometry of the phase planes for an (h, w) input (sparse_layers.cpp).
+  // The layout of the input's planes for an (h, w) input (sparse_layers.cpp).
   void plan(int64_t h, int64_t w);
-  // Floats past the end of its input that forward reads: at stride 1
-  // without padding the input is its own phase plane, read in place, and
-  // the runs of the last rows go up to this far beyond it (into lanes whose
-  // sums are discarded). 0 when the input is copied into phases.
+  // Floats past the end of its input that forward reads: a 1x1 convolution
+  // at stride 1 without padding reads its input in place, and the runs of
+  // the last rows go up to this far beyond it (into lanes whose sums are
+  // discarded). 0 when the input is copied into planes.
   int64_t input_overrun() const { return in_place_ ? overrun_ : 0; }
   // With a pool, its threads share the output channels.
   void forward(const float* x, float* y, ThreadPool* pool) const;
 
  private:
-  int64_t h_ = 0, w_ = 0, qw_ = 0, plane_ = 0, n_ = 0, overrun_ = 0;
-  bool in_place_ = false;  // stride 1, no padding: the input is the phase plane
-  std::vector<int32_t> start_;        // run start of each weight offset (c, ky, kx), c within the group
-  std::vector<int32_t> row_phase_;    // where input row i goes in its channel's phases
-  std::vector<int32_t> column_phase_; // and where its column j0 < stride_w, then every stride_w-th
+  // One input row's columns copied into one plane: dst[j] = row[source +
+  // stride_w * j] for j < count, into its channel's planes at `plane`.
+  struct ColumnCopy {
+    int32_t plane = 0, source = 0, count = 0;
+  };
+  int64_t h_ = 0, w_ = 0, row_width_ = 0, plane_ = 0, planes_per_row_phase_ = 0, n_ = 0, overrun_ = 0;
+  bool in_place_ = false;
+  std::vector<int32_t> start_;           // run start of each weight offset (c, ky, kx), c within the group
+  std::vector<int32_t> row_place_;       // where input row i goes in its channel's planes
+  std::vector<ColumnCopy> column_copy_;  // and which of its columns go to which plane
 };
 
 // y = W x, then the epilogue (bias as its shift): for one input vector, or

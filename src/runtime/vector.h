@@ -31,6 +31,18 @@ inline Vec load(const float* p) {
   return v;
 }
 
+// Stored through intrinsics where there are: GCC tuned for AMD Zen splits a
+// memcpy of a 32-byte vector into two 16-byte stores.
+inline void store(float* p, Vec v) {
+#if defined(__AVX512F__)
+  _mm512_storeu_ps(p, v);
+#elif defined(__AVX__)
+  _mm256_storeu_ps(p, v);
+#else
+  std::memcpy(p, &v, sizeof v);
+#endif
+}
+
 // c + a * b, rounded once where the target has FMA, in vectors and in
 // scalars alike. Written out because compilers decide per loop whether to
 // fuse (GCC tuned for AMD Zen leaves a lone accumulator chain unfused), and
