@@ -1,8 +1,8 @@
 // The runtime's convolution against LibTorch's on geometries that take each
 // of its input layouts (sparse_layers.cpp): aligned planes, shared planes,
 // the input read in place; strides, padding and dilation per axis, groups
-// and depthwise (the runtime takes at most 4 input channels); one image (output channels split between threads) and a
-// batch (images split).
+// and depthwise (the runtime takes at most 4 input channels); one image
+// (output channels split between threads) and a batch (images split).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 

@@ -98,10 +98,10 @@ struct Conv2d {
   int64_t output_w(int64_t w) const { return (w + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) / stride_w + 1; }
   // The layout of the input's planes for an (h, w) input (sparse_layers.cpp).
   void plan(int64_t h, int64_t w);
-  // Floats past the end of its input that forward reads: a 1x1 convolution
-  // at stride 1 without padding reads its input in place, and the runs of
-  // the last rows go up to this far beyond it (into lanes whose sums are
-  // discarded). 0 when the input is copied into planes.
+  // Floats past the end of its input that forward reads: in the shared
+  // layout a convolution at stride 1 without padding reads its input in
+  // place, and the runs of the last rows go up to this far beyond it (into
+  // lanes whose sums are discarded). 0 when the input is copied into planes.
   int64_t input_overrun() const { return in_place_ ? overrun_ : 0; }
   // With a pool, its threads share the output channels.
   void forward(const float* x, float* y, ThreadPool* pool) const;
