@@ -1,6 +1,7 @@
 // The runtime's convolution against LibTorch's on geometries that take each
-// of its input layouts (sparse_layers.cpp): aligned planes, shared planes,
-// the input read in place; strides, padding and dilation per axis, groups
+// of its input layouts (sparse_layers.cpp): aligned planes (rows of whole
+// vectors, or several rows to a vector), shared planes, the input read in
+// place; strides, padding and dilation per axis, groups
 // and depthwise (the runtime takes at most 4 input channels); one image
 // (output channels split between threads) and a batch (images split).
 #include <gtest/gtest.h>
@@ -77,6 +78,10 @@ TEST(RuntimeConvolution, GeometriesMatchLibTorch) {
       {3, 7, 1, 3, 3, 1, 1, 2, 2, 2, 2, 24, 24},    // dilated, padded to keep the size
       {3, 7, 1, 3, 3, 1, 1, 1, 1, 1, 1, 10, 19},    // a width of no whole vectors
       {4, 8, 1, 1, 1, 2, 2, 0, 0, 1, 1, 16, 16},    // 1x1 at stride 2
+      {4, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1, 8, 8},      // rows narrower than a vector (AVX-512): planes copied whole
+      {4, 6, 1, 3, 3, 1, 1, 1, 1, 1, 1, 4, 4},      // four rows to a vector
+      {4, 6, 1, 3, 3, 1, 1, 1, 2, 1, 2, 5, 5},      // rows padded to a power of two, dilated
+      {4, 6, 1, 3, 3, 2, 2, 1, 1, 1, 1, 9, 17},     // stride 2 into narrow rows, an odd width
   };
   const dcomp::testing::TempDir dir;
   torch::NoGradGuard no_grad;

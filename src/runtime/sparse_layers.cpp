@@ -50,23 +50,38 @@ void Epilogue::then_affine(const std::vector<float>& s, const std::vector<float>
 
 namespace {
 
-// Accumulator registers of one pass of run_sum: 12 of the 16 AVX2 registers
+// Accumulator registers of one pass of run_sums: 12 of the 16 AVX2 registers
 // (or of AVX-512's 32), leaving the broadcast value and room for the loads.
 constexpr int kMaxBlockVecs = 12;
 
-// dst[0, n) = src[0, n), inline: the rows copied here are 8 to 32 floats,
+// dst[0, n) = src[0, n), inline: the rows copied here are 4 to 32 floats,
 // where a call to memcpy costs more than the copy. In vectors, the last one
-// overlapping the one before when n is not a whole number of them.
+// overlapping the one before when n is not a whole number of them; a row
+// shorter than a vector in one masked load and store.
 void copy_row(const float* src, int64_t n, float* dst) {
   if (n < kVecFloats) {
-    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+    const LaneMask first_n = (LaneMask{1} << n) - 1;
+    store_masked(dst, load_masked(src, first_n), first_n);
     return;
   }
   for (int64_t i = 0; i + kVecFloats < n; i += kVecFloats) store(dst + i, load(src + i));
   store(dst + n - kVecFloats, load(src + n - kVecFloats));
 }
 
-// out[q0, q0 + V * kVecFloats) of SparseRows::run_sum, its V accumulators
+// dst[j] = src[2 j] for j < n, in vectors of the even lanes of two; the last
+// ones masked, so that nothing past src[2 n - 2] is read.
+void copy_row_stride2(const float* src, int64_t n, float* dst) {
+  for (int64_t j = 0; j < n; j += kVecFloats) {
+    const int64_t taken = std::min(kVecFloats, n - j), read = 2 * taken - 1;  // src floats read from 2 j on
+    const LaneMask full = (LaneMask{1} << kVecFloats) - 1, tail = (LaneMask{1} << taken) - 1;
+    const Vec low = load_masked(src + 2 * j, read >= kVecFloats ? full : (LaneMask{1} << read) - 1);
+    const Vec high =
+        read > kVecFloats ? load_masked(src + 2 * j + kVecFloats, (LaneMask{1} << (read - kVecFloats)) - 1) : Vec{};
+    store_masked(dst + j, even_lanes(low, high), tail);
+  }
+}
+
+// out[q0, q0 + V * kVecFloats) of SparseRows::run_sums, its V accumulators
 // held in registers while every run adds into them.
 template <int V>
 void run_sum_block(const float* source, const int32_t* starts, const float* values, size_t count, int64_t q0,
@@ -97,31 +112,73 @@ void run_sum_block_of(int vecs, const float* source, const int32_t* starts, cons
                    out);
 }
 
+// The planes' buffer of a convolution's input geometry and layout, of
+// `size` floats, its start aligned to a cache line so that aligned runs
+// are. One per geometry and thread, for the last kBuffers geometries used,
+// each zeroed once when made: the input fills the same places of it at
+// every call, so its padding and tail stay zero.
+using PlaneGeometry = std::array<int64_t, 12>;
+float* planes_buffer(const PlaneGeometry& geometry, int64_t size) {
+  constexpr int64_t kLine = 64 / sizeof(float);
+  constexpr size_t kBuffers = 8;
+  struct Buffer {
+    PlaneGeometry geometry{};
+    uint64_t used = 0;  // when last used; 0: never
+    std::vector<float> floats;
+  };
+  thread_local std::array<Buffer, kBuffers> buffers;
+  thread_local uint64_t clock = 0;
+  Buffer *found = nullptr, *oldest = &buffers[0];
+  for (Buffer& b : buffers) {
+    if (b.used && b.geometry == geometry) found = &b;
+    if (b.used < oldest->used) oldest = &b;
+  }
+  if (!found) {
+    found = oldest;
+    found->geometry = geometry;
+    found->floats.assign(size_t(size + kLine), 0.0f);
+  }
+  found->used = ++clock;
+  float* const data = found->floats.data();
+  return data + (kLine - reinterpret_cast<uintptr_t>(data) / sizeof(float) % kLine) % kLine;
+}
+
 }  // namespace
 
-void SparseRows::run_sum(int64_t r, const int32_t* start_of, const float* source, int64_t n, const Affine& after,
-                         float* out) const {
-  // The row's nonzeros as (run start, value), decoded once for all blocks.
+void SparseRows::run_sums(int64_t first, int64_t last, const int32_t* start_of, const float* source,
+                          int64_t rows_per_source, int64_t source_step, int64_t n, const Epilogue& epilogue, float* out,
+                          int64_t out_step) const {
+  // The rows' nonzeros as (run start, value), decoded once for all passes.
   thread_local std::vector<int32_t> starts;
   thread_local std::vector<float> values;
-  starts.resize(size_t(row_length_));
-  values.resize(size_t(row_length_));
+  thread_local std::vector<size_t> begin;
+  starts.resize(size_t((last - first) * row_length_));
+  values.resize(starts.size());
+  begin.assign(1, 0);
   int32_t* const s = starts.data();
   float* const v = values.data();
   size_t count = 0;
-  for_each(r, [&](int64_t offset, float value) {
-    s[count] = start_of[offset];
-    v[count++] = value;
-  });
-  // The plane in passes of at most kMaxBlockVecs register accumulators,
+  for (int64_t r = first; r < last; ++r) {
+    for_each(r, [&](int64_t offset, float value) {
+      s[count] = start_of[offset];
+      v[count++] = value;
+    });
+    begin.push_back(count);
+  }
+  // The planes in passes of at most kMaxBlockVecs register accumulators,
   // balanced (80 floats on AVX2 are one pass of 10, not 8 then 1 and 1):
   // a short pass has too few independent sums to hide the multiply-add's
-  // latency, and every pass re-reads the row's nonzeros.
+  // latency. Each pass runs over all the rows, so that the part of the
+  // source it reads is still in cache for the next row.
   const int64_t vecs = n / kVecFloats, passes = (vecs + kMaxBlockVecs - 1) / kMaxBlockVecs;
   int64_t q = 0;
   for (int64_t pass = 0; pass < passes; ++pass) {
     const int64_t block = vecs / passes + (pass < vecs % passes ? 1 : 0);
-    run_sum_block_of(int(block), source, s, v, count, q, after, out);
+    for (int64_t r = first; r < last; ++r) {
+      const size_t k = begin[size_t(r - first)];
+      run_sum_block_of(int(block), source + r / rows_per_source * source_step, s + k, v + k,
+                       begin[size_t(r - first) + 1] - k, q, epilogue.of(r), out + (r - first) * out_step);
+    }
     q += block * kVecFloats;
   }
 }
@@ -135,11 +192,15 @@ void SparseRows::run_sum(int64_t r, const int32_t* start_of, const float* source
 // columns discarded), reads row phase dy % sh from row dy / sh on. The
 // columns are laid out in one of two ways:
 // - aligned: one plane per kx, column j holding padded column dx + sw*j, at
-//   rw = ow rounded up to whole vectors. Output element q = oy*rw + ox reads
-//   plane (c, dy % sh, kx) at q + (dy / sh) rw: every run starts on a vector
-//   boundary, so no load straddles two cache lines (about 1.7x the loads per
-//   cycle of straddling ones on AVX2, docs/benchmarks.md). kw copies of the
-//   input, worth it when several output channels read each copy;
+//   rw = ow rounded up to whole vectors, or to a power of two when ow is
+//   less than one vector. Output element q = oy*rw + ox reads plane (c,
+//   dy % sh, kx) at q + (dy / sh) rw. When R = vector / rw > 1 rows share a
+//   vector, each plane comes in R copies, copy s starting at row s, and q
+//   reads copy (dy / sh) % R at q + floor((dy / sh) / R) R rw. Either way
+//   every run starts on a vector boundary, so no load straddles two cache
+//   lines (about 1.7x the loads per cycle of straddling ones, on AVX2 and
+//   AVX-512 alike, docs/benchmarks.md). kw R copies of the input, worth it
+//   when several output channels read each copy;
 // - shared: one plane per column residue b modulo sw, column j holding
 //   padded column b + sw*j, rw = ceil(pw / sw): q reads plane (c, dy % sh,
 //   dx % sw) at q + (dy / sh) rw + dx / sw, a run starting at any float. One
@@ -149,40 +210,78 @@ void SparseRows::run_sum(int64_t r, const int32_t* start_of, const float* source
 // g's first channel.
 void Conv2d::plan(int64_t h, int64_t w) {
   const int64_t sh = stride_h, sw = stride_w, ph = h + 2 * pad_h, pw = w + 2 * pad_w, ow = output_w(w);
-  const int64_t phase_width = (pw + sw - 1) / sw, aligned_width = (ow + kVecFloats - 1) / kVecFloats * kVecFloats;
+  int64_t aligned_width = (ow + kVecFloats - 1) / kVecFloats * kVecFloats;
+  if (ow < kVecFloats)
+    for (aligned_width = 1; aligned_width < ow;) aligned_width *= 2;
+  const int64_t phase_width = (pw + sw - 1) / sw, phase_rows = (ph + sh - 1) / sh;
   const bool reads_input = sh == 1 && sw == 1 && pad_h == 0 && pad_w == 0;
   // Aligned where copies are read by more than one output channel and cost
-  // no more lanes (8-wide outputs on AVX-512 would compute 16), and not for
-  // a 1x1 convolution that can read its input in place.
-  const bool aligned = out / groups > 1 && aligned_width <= phase_width && !(reads_input && kernel_w == 1 && kernel_h == 1);
+  // no more lanes, and not for a 1x1 convolution that can read its input
+  // in place. Rows narrower than a vector only where the planes are copied
+  // whole (below): their R copies row by row cost more than they save
+  // (LeNet-5's second convolution, ResNet-20's stride-2 one into 8 x 8).
+  const bool narrow = aligned_width < kVecFloats, copied_whole = sh == 1 && sw == 1 && aligned_width == w;
+  const bool aligned = out / groups > 1 && aligned_width <= phase_width && (!narrow || copied_whole) &&
+                       !(reads_input && kernel_w == 1 && kernel_h == 1);
   h_ = h, w_ = w;
   in_place_ = !aligned && reads_input;
   row_width_ = aligned ? aligned_width : phase_width;
-  planes_per_row_phase_ = aligned ? kernel_w : sw;
-  plane_ = (ph + sh - 1) / sh * row_width_;
+  row_shifts_ = aligned ? std::max<int64_t>(1, kVecFloats / row_width_) : 1;
+  planes_per_row_phase_ = aligned ? kernel_w * row_shifts_ : sw;
+  plane_ = phase_rows * row_width_;
+  if (aligned) plane_ = (plane_ + kVecFloats - 1) / kVecFloats * kVecFloats;
   n_ = (output_h(h) * row_width_ + kVecFloats - 1) / kVecFloats * kVecFloats;
-  row_place_.clear();
-  for (int64_t i = 0; i < h; ++i) {
-    const int64_t py = i + pad_h;
-    row_place_.push_back(int32_t(py % sh * planes_per_row_phase_ * plane_ + py / sh * row_width_));
-  }
+  // Input row i is padded row py, row py / sh of phase py % sh: row
+  // py / sh - s of that phase's copy s, where it has one.
+  row_place_.assign(size_t(row_shifts_ * h), -1);
+  for (int64_t s = 0; s < row_shifts_; ++s)
+    for (int64_t i = 0; i < h; ++i) {
+      const int64_t py = i + pad_h, row = py / sh - s;
+      if (row >= 0)
+        row_place_[size_t(s * h + i)] = int32_t((py % sh * planes_per_row_phase_ + s) * plane_ + row * row_width_);
+    }
   // Plane v's column j holds padded column origin + sw*j, input column
   // origin + sw*j - pad_w: copied for those inside the input.
   column_copy_.clear();
-  for (int64_t v = 0; v < planes_per_row_phase_; ++v) {
+  for (int64_t v = 0; v < planes_per_row_phase_ / row_shifts_; ++v) {
     const int64_t origin = aligned ? dilation_w * v : v, columns = aligned ? ow : phase_width;
     const int64_t first = std::max<int64_t>(0, (pad_w - origin + sw - 1) / sw);
     const int64_t end = std::min(columns, std::max<int64_t>(0, (w + pad_w - origin + sw - 1) / sw));
     if (end > first)
-      column_copy_.push_back({int32_t(v * plane_ + first), int32_t(origin + sw * first - pad_w), int32_t(end - first)});
+      column_copy_.push_back(
+          {int32_t(v * row_shifts_ * plane_ + first), int32_t(origin + sw * first - pad_w), int32_t(end - first)});
+  }
+  // At stride 1 with planes as wide as the input's rows, plane element q
+  // (row q / rw, column q % rw) holds input element q + a constant: each
+  // plane is copied whole, in vectors, masked to the lanes that come from
+  // inside the input (the others are its zero padding).
+  plane_copy_.clear();
+  lane_masks_.clear();
+  if (aligned && copied_whole) {
+    for (const ColumnCopy& copy : column_copy_)
+      for (int64_t s = 0; s < row_shifts_; ++s) {
+        const int64_t first = copy.plane % plane_, end = first + copy.count;
+        plane_copy_.push_back({int32_t(copy.plane - first + s * plane_),
+                               int32_t(copy.source - first + (s - pad_h) * w), int32_t(lane_masks_.size())});
+        for (int64_t q0 = 0; q0 < plane_; q0 += kVecFloats) {
+          LaneMask m = 0;
+          for (int64_t l = 0; l < kVecFloats; ++l) {
+            const int64_t q = q0 + l, i = q / row_width_ + s - pad_h, j = q % row_width_;
+            if (i >= 0 && i < h && j >= first && j < end) m |= LaneMask{1} << l;
+          }
+          lane_masks_.push_back(m);
+        }
+      }
+    column_copy_.clear();
   }
   start_.clear();
   for (int64_t c = 0; c < in / groups; ++c)
     for (int64_t ky = 0; ky < kernel_h; ++ky)
       for (int64_t kx = 0; kx < kernel_w; ++kx) {
-        const int64_t dy = dilation_h * ky, dx = dilation_w * kx;
-        const int64_t plane = (c * sh + dy % sh) * planes_per_row_phase_ + (aligned ? kx : dx % sw);
-        start_.push_back(int32_t(plane * plane_ + dy / sh * row_width_ + (aligned ? 0 : dx / sw)));
+        const int64_t dy = dilation_h * ky, dx = dilation_w * kx, row = dy / sh;
+        const int64_t plane =
+            (c * sh + dy % sh) * planes_per_row_phase_ + (aligned ? kx * row_shifts_ + row % row_shifts_ : dx % sw);
+        start_.push_back(int32_t(plane * plane_ + (row - row % row_shifts_) * row_width_ + (aligned ? 0 : dx / sw)));
       }
   // The kept outputs read inside the input (the last, (oh - 1) rw + ow - 1
   // past the last channel's largest start, is its last element); the
@@ -195,49 +294,50 @@ void Conv2d::forward(const float* x, float* y, ThreadPool* pool) const {
   const int64_t sw = stride_w, channel_planes = stride_h * planes_per_row_phase_ * plane_, oh = output_h(h_),
                 ow = output_w(w_);
   // Runs start inside the planes and are n_ long: n_ zeros past the planes
-  // keep every read in bounds. The input fills the same places of the
-  // buffer at every call of a convolution of the same input geometry and
-  // layout (the ones of a ResNet stage follow each other), so the padding
-  // and the tail stay zero, and the buffer is zeroed only when they change.
-  // Its start is aligned to a cache line, so that aligned runs are.
-  constexpr int64_t kLine = 64 / sizeof(float);
-  thread_local std::vector<float> buffer;
-  thread_local std::array<int64_t, 12> zeroed_for{};
+  // keep every read in bounds.
   const int64_t size = in * channel_planes + n_;
-  const std::array<int64_t, 12> geometry{in,     h_,        w_,        stride_h,   sw,
-                                         pad_h,  pad_w,     kernel_w,  dilation_w, row_width_,
-                                         planes_per_row_phase_, size};
-  if (!in_place_ && geometry != zeroed_for) {
-    buffer.assign(size_t(size + kLine), 0.0f);
-    zeroed_for = geometry;
-  }
-  float* const planes = buffer.data() + (kLine - reinterpret_cast<uintptr_t>(buffer.data()) / sizeof(float) % kLine) % kLine;
+  float* const planes = in_place_ ? nullptr
+                                  : planes_buffer({in, h_, w_, stride_h, sw, pad_h, pad_w, kernel_w, dilation_w,
+                                                   row_width_, planes_per_row_phase_, size},
+                                                  size);
+  for (int64_t c = 0; c < (in_place_ ? 0 : in); ++c)
+    for (const PlaneCopy& copy : plane_copy_) {
+      const float* const src = x + c * h_ * w_ + copy.source;
+      float* const dst = planes + c * channel_planes + copy.plane;
+      const LaneMask* const masks = lane_masks_.data() + copy.masks;
+      for (int64_t k = 0; k < plane_ / kVecFloats; ++k)
+        store(dst + k * kVecFloats, load_masked(src + k * kVecFloats, masks[k]));
+    }
   for (int64_t c = 0; c < (in_place_ ? 0 : in); ++c)
     for (const ColumnCopy& copy : column_copy_) {
       const float* const src = x + c * h_ * w_ + copy.source;
       float* const dst = planes + c * channel_planes + copy.plane;
-      for (int64_t i = 0; i < h_; ++i) {
-        if (sw == 1) copy_row(src + i * w_, copy.count, dst + row_place_[size_t(i)]);
-        else
-          for (int32_t j = 0; j < copy.count; ++j) dst[row_place_[size_t(i)] + j] = src[i * w_ + sw * j];
-      }
+      for (const int32_t* place = row_place_.data(); place < row_place_.data() + row_place_.size(); place += h_)
+        for (int64_t i = 0; i < h_; ++i) {
+          if (place[i] < 0) continue;
+          if (sw == 1) copy_row(src + i * w_, copy.count, dst + place[i]);
+          else if (sw == 2) copy_row_stride2(src + i * w_, copy.count, dst + place[i]);
+          else
+            for (int32_t j = 0; j < copy.count; ++j) dst[place[i] + j] = src[i * w_ + sw * j];
+        }
     }
   const float* const source = in_place_ ? x : planes;
   const int64_t group_out = out / groups, group_planes = in / groups * channel_planes;
   const auto outputs = [&](int64_t first, int64_t last) {
-    thread_local std::vector<float> wide;  // one output plane at width row_width_, per thread
-    wide.resize(size_t(n_));
-    for (int64_t o = first; o < last; ++o) {
-      const float* const group_source = source + o / group_out * group_planes;
-      float* const plane = y + o * oh * ow;
-      if (n_ == oh * ow) {  // no column to discard, no rounding past the plane: straight into y
-        weight.run_sum(o, start_.data(), group_source, n_, epilogue.of(o), plane);
-        continue;
-      }
-      weight.run_sum(o, start_.data(), group_source, n_, epilogue.of(o), wide.data());
-      if (row_width_ == ow) std::memcpy(plane, wide.data(), size_t(oh * ow) * sizeof(float));
+    float* const planes_out = y + first * oh * ow;
+    if (n_ == oh * ow) {  // no column to discard, no rounding past the plane: straight into y
+      weight.run_sums(first, last, start_.data(), source, group_out, group_planes, n_, epilogue, planes_out, n_);
+      return;
+    }
+    thread_local std::vector<float> wide;  // the output planes at width row_width_, per thread
+    wide.resize(size_t((last - first) * n_));
+    weight.run_sums(first, last, start_.data(), source, group_out, group_planes, n_, epilogue, wide.data(), n_);
+    for (int64_t o = 0; o < last - first; ++o) {
+      const float* const from = wide.data() + o * n_;
+      float* const plane = planes_out + o * oh * ow;
+      if (row_width_ == ow) std::memcpy(plane, from, size_t(oh * ow) * sizeof(float));
       else
-        for (int64_t i = 0; i < oh; ++i) copy_row(wide.data() + i * row_width_, ow, plane + i * ow);
+        for (int64_t i = 0; i < oh; ++i) copy_row(from + i * row_width_, ow, plane + i * ow);
     }
   };
   if (pool) pool->parallel_for(out, outputs);
@@ -258,10 +358,7 @@ void Linear::forward_columns(const float* x, int64_t columns, float* y) const {
   thread_local std::vector<int32_t> start;
   start.resize(size_t(weight.row_length()));
   for (size_t i = 0; i < start.size(); ++i) start[i] = int32_t(int64_t(i) * columns);
-  for (int64_t o = 0; o < weight.rows(); ++o) {
-    float* row = y + o * columns;
-    weight.run_sum(o, start.data(), x, columns, epilogue.of(o), row);
-  }
+  weight.run_sums(0, weight.rows(), start.data(), x, weight.rows(), 0, columns, epilogue, y, columns);
 }
 
 }  // namespace dcomp::runtime

@@ -69,13 +69,15 @@ class SparseRows {
     }
   }
 
-  // out[q] = clamp(sum * a + b, lo, hi), with sum over row r's nonzeros
-  // (offset, value) of value * source[start_of[offset] + q], for q < n (a
-  // multiple of kVecFloats): each nonzero adds a multiple of one contiguous
-  // run of source, and the epilogue is applied in registers. Reads source
-  // up to the largest start plus n.
-  void run_sum(int64_t r, const int32_t* start_of, const float* source, int64_t n, const Affine& after,
-               float* out) const;
+  // For rows r in [first, last): out_r[q] = clamp(sum * a + b, lo, hi) with
+  // channel r's epilogue, sum over row r's nonzeros (offset, value) of value
+  // * source_r[start_of[offset] + q], for q < n (a multiple of kVecFloats);
+  // source_r = source + (r / rows_per_source) * source_step (a group's
+  // input), out_r = out + (r - first) * out_step. Each nonzero adds a
+  // multiple of one contiguous run of source_r, and the epilogue is applied
+  // in registers. Reads each source_r up to the largest start plus n.
+  void run_sums(int64_t first, int64_t last, const int32_t* start_of, const float* source, int64_t rows_per_source,
+                int64_t source_step, int64_t n, const Epilogue& epilogue, float* out, int64_t out_step) const;
 
  private:
   int64_t row_length_ = 0;
@@ -112,11 +114,19 @@ struct Conv2d {
   struct ColumnCopy {
     int32_t plane = 0, source = 0, count = 0;
   };
-  int64_t h_ = 0, w_ = 0, row_width_ = 0, plane_ = 0, planes_per_row_phase_ = 0, n_ = 0, overrun_ = 0;
+  // A whole plane of one channel copied in vectors: dst[k] = x[source + k]
+  // in the lanes of lane_masks_[masks + k / kVecFloats], zero in the others.
+  struct PlaneCopy {
+    int32_t plane = 0, source = 0, masks = 0;
+  };
+  int64_t h_ = 0, w_ = 0, row_width_ = 0, row_shifts_ = 1, plane_ = 0, planes_per_row_phase_ = 0, n_ = 0,
+          overrun_ = 0;
   bool in_place_ = false;
   std::vector<int32_t> start_;           // run start of each weight offset (c, ky, kx), c within the group
-  std::vector<int32_t> row_place_;       // where input row i goes in its channel's planes
+  std::vector<int32_t> row_place_;       // at s h + i: where input row i goes in copy s of its planes (-1: nowhere)
   std::vector<ColumnCopy> column_copy_;  // and which of its columns go to which plane
+  std::vector<PlaneCopy> plane_copy_;    // or, instead, whole planes
+  std::vector<LaneMask> lane_masks_;
 };
 
 // y = W x, then the epilogue (bias as its shift): for one input vector, or

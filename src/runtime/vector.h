@@ -43,6 +43,59 @@ inline void store(float* p, Vec v) {
 #endif
 }
 
+// Lanes as bits: lane i of a vector is bit i of a LaneMask.
+using LaneMask = uint32_t;
+
+#if defined(__AVX2__) && !defined(__AVX512F__)
+inline __m256i lanes_of(LaneMask m) {
+  const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(int(m)), bit), bit);
+}
+#endif
+
+// The lanes of p in m, the others zero; and v's lanes in m stored to p, the
+// others untouched. Masked where the target has masks (no lane outside m
+// is read or written, so p may point outside an array there), else lane by
+// lane.
+inline Vec load_masked(const float* p, LaneMask m) {
+#if defined(__AVX512F__)
+  return _mm512_maskz_loadu_ps(__mmask16(m), p);
+#elif defined(__AVX2__)
+  return _mm256_maskload_ps(p, lanes_of(m));
+#else
+  Vec v{};
+  for (int64_t i = 0; i < kVecFloats; ++i)
+    if (m >> i & 1) v[i] = p[i];
+  return v;
+#endif
+}
+
+inline void store_masked(float* p, Vec v, LaneMask m) {
+#if defined(__AVX512F__)
+  _mm512_mask_storeu_ps(p, __mmask16(m), v);
+#elif defined(__AVX2__)
+  _mm256_maskstore_ps(p, lanes_of(m), v);
+#else
+  for (int64_t i = 0; i < kVecFloats; ++i)
+    if (m >> i & 1) p[i] = v[i];
+#endif
+}
+
+// The even lanes of a, then those of b: {a0, a2, ..., b0, b2, ...}.
+inline Vec even_lanes(Vec a, Vec b) {
+#if defined(__AVX512F__)
+  return _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b);
+#elif defined(__AVX2__)
+  // {a0 a2 b0 b2 | a4 a6 b4 b6}, then its 64-bit quarters reordered 0, 2, 1, 3.
+  const __m256 pairs = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0)));
+#else
+  Vec v;
+  for (int64_t i = 0; i < kVecFloats / 2; ++i) v[i] = a[2 * i], v[i + kVecFloats / 2] = b[2 * i];
+  return v;
+#endif
+}
+
 // c + a * b, rounded once where the target has FMA, in vectors and in
 // scalars alike. Written out because compilers decide per loop whether to
 // fuse (GCC tuned for AMD Zen leaves a lone accumulator chain unfused), and
