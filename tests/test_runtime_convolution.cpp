@@ -80,8 +80,9 @@ TEST(RuntimeConvolution, GeometriesMatchLibTorch) {
       {4, 8, 1, 1, 1, 2, 2, 0, 0, 1, 1, 16, 16},    // 1x1 at stride 2
       {4, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1, 8, 8},      // rows narrower than a vector (AVX-512): planes copied whole
       {4, 6, 1, 3, 3, 1, 1, 1, 1, 1, 1, 4, 4},      // four rows to a vector
-      {4, 6, 1, 3, 3, 1, 1, 1, 2, 1, 2, 5, 5},      // rows padded to a power of two, dilated
-      {4, 6, 1, 3, 3, 2, 2, 1, 1, 1, 1, 9, 17},     // stride 2 into narrow rows, an odd width
+      {4, 6, 1, 3, 3, 1, 1, 0, 0, 1, 1, 8, 8},      // narrow rows copied whole, two columns discarded
+      {4, 6, 1, 3, 3, 1, 1, 1, 2, 1, 2, 5, 5},      // narrow rows not copied whole (dilated): shared
+      {4, 6, 1, 3, 3, 2, 2, 1, 1, 1, 1, 9, 17},     // stride 2 into narrow rows, an odd width: shared
   };
   const dcomp::testing::TempDir dir;
   torch::NoGradGuard no_grad;

@@ -231,15 +231,6 @@ void Conv2d::plan(int64_t h, int64_t w) {
   plane_ = phase_rows * row_width_;
   if (aligned) plane_ = (plane_ + kVecFloats - 1) / kVecFloats * kVecFloats;
   n_ = (output_h(h) * row_width_ + kVecFloats - 1) / kVecFloats * kVecFloats;
-  // Input row i is padded row py, row py / sh of phase py % sh: row
-  // py / sh - s of that phase's copy s, where it has one.
-  row_place_.assign(size_t(row_shifts_ * h), -1);
-  for (int64_t s = 0; s < row_shifts_; ++s)
-    for (int64_t i = 0; i < h; ++i) {
-      const int64_t py = i + pad_h, row = py / sh - s;
-      if (row >= 0)
-        row_place_[size_t(s * h + i)] = int32_t((py % sh * planes_per_row_phase_ + s) * plane_ + row * row_width_);
-    }
   // Plane v's column j holds padded column origin + sw*j, input column
   // origin + sw*j - pad_w: copied for those inside the input.
   column_copy_.clear();
@@ -273,6 +264,13 @@ void Conv2d::plan(int64_t h, int64_t w) {
         }
       }
     column_copy_.clear();
+  }
+  // Otherwise row by row, into one copy of each plane (R > 1 only where
+  // copied whole): input row i is padded row py, row py / sh of phase py % sh.
+  row_place_.clear();
+  for (int64_t i = 0; i < (column_copy_.empty() ? 0 : h); ++i) {
+    const int64_t py = i + pad_h;
+    row_place_.push_back(int32_t(py % sh * planes_per_row_phase_ * plane_ + py / sh * row_width_));
   }
   start_.clear();
   for (int64_t c = 0; c < in / groups; ++c)
@@ -312,14 +310,13 @@ void Conv2d::forward(const float* x, float* y, ThreadPool* pool) const {
     for (const ColumnCopy& copy : column_copy_) {
       const float* const src = x + c * h_ * w_ + copy.source;
       float* const dst = planes + c * channel_planes + copy.plane;
-      for (const int32_t* place = row_place_.data(); place < row_place_.data() + row_place_.size(); place += h_)
-        for (int64_t i = 0; i < h_; ++i) {
-          if (place[i] < 0) continue;
-          if (sw == 1) copy_row(src + i * w_, copy.count, dst + place[i]);
-          else if (sw == 2) copy_row_stride2(src + i * w_, copy.count, dst + place[i]);
-          else
-            for (int32_t j = 0; j < copy.count; ++j) dst[place[i] + j] = src[i * w_ + sw * j];
-        }
+      for (int64_t i = 0; i < h_; ++i) {
+        float* const row = dst + row_place_[size_t(i)];
+        if (sw == 1) copy_row(src + i * w_, copy.count, row);
+        else if (sw == 2) copy_row_stride2(src + i * w_, copy.count, row);
+        else
+          for (int32_t j = 0; j < copy.count; ++j) row[j] = src[i * w_ + sw * j];
+      }
     }
   const float* const source = in_place_ ? x : planes;
   const int64_t group_out = out / groups, group_planes = in / groups * channel_planes;

@@ -123,10 +123,10 @@ struct Conv2d {
           overrun_ = 0;
   bool in_place_ = false;
   std::vector<int32_t> start_;           // run start of each weight offset (c, ky, kx), c within the group
-  std::vector<int32_t> row_place_;       // at s h + i: where input row i goes in copy s of its planes (-1: nowhere)
+  std::vector<int32_t> row_place_;       // where input row i goes in its channel's planes
   std::vector<ColumnCopy> column_copy_;  // and which of its columns go to which plane
   std::vector<PlaneCopy> plane_copy_;    // or, instead, whole planes
-  std::vector<LaneMask> lane_masks_;
+  std::vector<LaneMask> lane_masks_;     // the plane copies' masks, one per vector of a plane
 };
 
 // y = W x, then the epilogue (bias as its shift): for one input vector, or
