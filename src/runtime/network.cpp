@@ -384,6 +384,26 @@ size_t Network::weight_bytes() const {
   return n;
 }
 
+namespace {
+
+// f(c, begin, count) over the elements of every channel's plane of a (c,
+// plane) value: with a pool, its threads share each plane's vectors as
+// Conv2d::forward shares its outputs, so that each thread touches the rows
+// it computed, in its own core's cache.
+template <typename F>
+void for_plane_parts(ThreadPool* pool, int64_t channels, int64_t plane, F f) {
+  if (!pool) {
+    for (int64_t c = 0; c < channels; ++c) f(c, c * plane, plane);
+    return;
+  }
+  pool->parallel_for((plane + kVecFloats - 1) / kVecFloats, [&](int64_t v0, int64_t v1) {
+    const int64_t q0 = v0 * kVecFloats, q1 = std::min(plane, v1 * kVecFloats);
+    for (int64_t c = 0; c < channels; ++c) f(c, c * plane + q0, q1 - q0);
+  });
+}
+
+}  // namespace
+
 // Steps [first, last) on `memory` laid out by `arena`, each value holding
 // `columns` columns (1: one image).
 void Network::run_steps(size_t first, size_t last, const Arena& arena, float* memory, int64_t columns,
@@ -394,17 +414,29 @@ void Network::run_steps(size_t first, size_t last, const Arena& arena, float* me
     float* y = memory + arena.offset[s.output];
     const Shape x = shapes_[s.inputs[0]], out = shapes_[s.output];
     const int64_t n = out.floats() * columns;
+    // Elementwise steps: f(c, begin, count) on each channel's part.
+    const auto planes = [&](auto f) { for_plane_parts(pool, out.c, n / out.c, f); };
     switch (s.op) {
       case dcz::Op::kConv2d: s.conv.forward(in(0), y, pool); break;
       case dcz::Op::kBatchNorm:
-        for (int64_t c = 0; c < out.c; ++c) s.epilogue.apply(in(0) + c * n / out.c, n / out.c, c, y + c * n / out.c);
+        planes([&](int64_t c, int64_t b, int64_t m) { s.epilogue.apply(in(0) + b, m, c, y + b); });
         break;
       case dcz::Op::kRelu:
-      case dcz::Op::kClamp: clamp(in(0), n, s.epilogue.lo, s.epilogue.hi, y); break;
-      case dcz::Op::kLeakyRelu: leaky_relu(in(0), n, s.slope, y); break;
-      case dcz::Op::kSigmoid: sigmoid(in(0), n, y); break;
-      case dcz::Op::kHardSwish: hardswish(in(0), n, y); break;
-      case dcz::Op::kAdd: add(in(0), in(1), n, s.alpha, s.epilogue.lo, s.epilogue.hi, y); break;
+      case dcz::Op::kClamp:
+        planes([&](int64_t, int64_t b, int64_t m) { clamp(in(0) + b, m, s.epilogue.lo, s.epilogue.hi, y + b); });
+        break;
+      case dcz::Op::kLeakyRelu:
+        planes([&](int64_t, int64_t b, int64_t m) { leaky_relu(in(0) + b, m, s.slope, y + b); });
+        break;
+      case dcz::Op::kSigmoid: planes([&](int64_t, int64_t b, int64_t m) { sigmoid(in(0) + b, m, y + b); }); break;
+      case dcz::Op::kHardSwish:
+        planes([&](int64_t, int64_t b, int64_t m) { hardswish(in(0) + b, m, y + b); });
+        break;
+      case dcz::Op::kAdd:
+        planes([&](int64_t, int64_t b, int64_t m) {
+          add(in(0) + b, in(1) + b, m, s.alpha, s.epilogue.lo, s.epilogue.hi, y + b);
+        });
+        break;
       case dcz::Op::kMul:
         if (s.channel_vector) mul_channels(in(0), in(1), x.c, x.plane(), y);
         else mul(in(0), in(1), n, y);

@@ -42,8 +42,9 @@ class Network {
   // and what goes between them), batches run those for up to 64 images at
   // once, feature-major, so that each nonzero weight is one vector
   // operation over all of them. With a pool of several threads, a batch of
-  // at least as many images is split between them, image by image; a
-  // smaller one (batch 1) runs its convolutions' output channels on them.
+  // at least as many images is split between them, image by image; in a
+  // smaller one (batch 1) they share each convolution's output planes and
+  // each elementwise step's, part by part (Conv2d::forward).
   void forward_batch(const float* images, int64_t image_floats, int64_t batch, float* logits,
                      ThreadPool* pool = nullptr) const;
 

@@ -54,6 +54,10 @@ namespace {
 // (or of AVX-512's 32), leaving the broadcast value and room for the loads.
 constexpr int kMaxBlockVecs = 12;
 
+// The fewest vectors of each output plane a thread computes when threads
+// share the planes (Conv2d::forward).
+constexpr int64_t kMinSplitVecs = 4;
+
 // dst[0, n) = src[0, n), inline: the rows copied here are 4 to 32 floats,
 // where a call to memcpy costs more than the copy. In vectors, the last one
 // overlapping the one before when n is not a whole number of them; a row
@@ -151,20 +155,13 @@ void SparseRows::run_sums(int64_t first, int64_t last, const int32_t* start_of, 
   // The rows' nonzeros as (run start, value), decoded once for all passes.
   thread_local std::vector<int32_t> starts;
   thread_local std::vector<float> values;
-  thread_local std::vector<size_t> begin;
-  starts.resize(size_t((last - first) * row_length_));
-  values.resize(starts.size());
-  begin.assign(1, 0);
+  const uint32_t e0 = row_begin_[size_t(first)], count = row_begin_[size_t(last)] - e0;
+  starts.resize(count);
+  values.resize(count);
   int32_t* const s = starts.data();
   float* const v = values.data();
-  size_t count = 0;
-  for (int64_t r = first; r < last; ++r) {
-    for_each(r, [&](int64_t offset, float value) {
-      s[count] = start_of[offset];
-      v[count++] = value;
-    });
-    begin.push_back(count);
-  }
+  if (!entries16_.empty()) decode_entries(entries16_.data() + e0, count, index_bits_, start_of, codebook_.data(), s, v);
+  else decode_entries(entries32_.data() + e0, count, index_bits_, start_of, codebook_.data(), s, v);
   // The planes in passes of at most kMaxBlockVecs register accumulators,
   // balanced (80 floats on AVX2 are one pass of 10, not 8 then 1 and 1):
   // a short pass has too few independent sums to hide the multiply-add's
@@ -175,9 +172,9 @@ void SparseRows::run_sums(int64_t first, int64_t last, const int32_t* start_of, 
   for (int64_t pass = 0; pass < passes; ++pass) {
     const int64_t block = vecs / passes + (pass < vecs % passes ? 1 : 0);
     for (int64_t r = first; r < last; ++r) {
-      const size_t k = begin[size_t(r - first)];
+      const uint32_t k = row_begin_[size_t(r)] - e0;
       run_sum_block_of(int(block), source + r / rows_per_source * source_step, s + k, v + k,
-                       begin[size_t(r - first) + 1] - k, q, epilogue.of(r), out + (r - first) * out_step);
+                       row_begin_[size_t(r) + 1] - e0 - k, q, epilogue.of(r), out + (r - first) * out_step);
     }
     q += block * kVecFloats;
   }
@@ -286,31 +283,37 @@ void Conv2d::plan(int64_t h, int64_t w) {
   // rounding of n_ and the discarded columns read past it.
   const int64_t last_start = (groups - 1) * (in / groups) * plane_ + (start_.empty() ? 0 : start_.back());
   overrun_ = std::max<int64_t>(0, last_start + n_ - in * plane_);
+  reach_ = 0;
+  for (int32_t start : start_) reach_ = std::max<int64_t>(reach_, start % plane_);
 }
 
-void Conv2d::forward(const float* x, float* y, ThreadPool* pool) const {
-  const int64_t sw = stride_w, channel_planes = stride_h * planes_per_row_phase_ * plane_, oh = output_h(h_),
-                ow = output_w(w_);
+const float* Conv2d::planes_of(const float* x, int64_t q0, int64_t q1) const {
+  if (in_place_) return x;
+  const int64_t sw = stride_w, channel_planes = stride_h * planes_per_row_phase_ * plane_;
   // Runs start inside the planes and are n_ long: n_ zeros past the planes
   // keep every read in bounds.
   const int64_t size = in * channel_planes + n_;
-  float* const planes = in_place_ ? nullptr
-                                  : planes_buffer({in, h_, w_, stride_h, sw, pad_h, pad_w, kernel_w, dilation_w,
-                                                   row_width_, planes_per_row_phase_, size},
-                                                  size);
-  for (int64_t c = 0; c < (in_place_ ? 0 : in); ++c)
+  float* const planes = planes_buffer(
+      {in, h_, w_, stride_h, sw, pad_h, pad_w, kernel_w, dilation_w, row_width_, planes_per_row_phase_, size}, size);
+  // Outputs [q0, q1) read each plane at [q0, q1 + reach_): only that part
+  // is copied (what else the buffer holds is never read by them).
+  const int64_t end = q1 + reach_;
+  const int64_t k0 = q0 / kVecFloats, k1 = std::min(plane_, end + kVecFloats - 1) / kVecFloats;
+  for (int64_t c = 0; c < in; ++c)
     for (const PlaneCopy& copy : plane_copy_) {
       const float* const src = x + c * h_ * w_ + copy.source;
       float* const dst = planes + c * channel_planes + copy.plane;
       const LaneMask* const masks = lane_masks_.data() + copy.masks;
-      for (int64_t k = 0; k < plane_ / kVecFloats; ++k)
+      for (int64_t k = k0; k < k1; ++k)
         store(dst + k * kVecFloats, load_masked(src + k * kVecFloats, masks[k]));
     }
-  for (int64_t c = 0; c < (in_place_ ? 0 : in); ++c)
+  for (int64_t c = 0; c < in; ++c)
     for (const ColumnCopy& copy : column_copy_) {
       const float* const src = x + c * h_ * w_ + copy.source;
       float* const dst = planes + c * channel_planes + copy.plane;
       for (int64_t i = 0; i < h_; ++i) {
+        const int64_t place = (i + pad_h) / stride_h * row_width_;  // within its plane
+        if (place + row_width_ <= q0 || place >= end) continue;
         float* const row = dst + row_place_[size_t(i)];
         if (sw == 1) copy_row(src + i * w_, copy.count, row);
         else if (sw == 2) copy_row_stride2(src + i * w_, copy.count, row);
@@ -318,27 +321,43 @@ void Conv2d::forward(const float* x, float* y, ThreadPool* pool) const {
           for (int32_t j = 0; j < copy.count; ++j) row[j] = src[i * w_ + sw * j];
       }
     }
-  const float* const source = in_place_ ? x : planes;
+  return planes;
+}
+
+void Conv2d::forward(const float* x, float* y, ThreadPool* pool) const {
+  const int64_t channel_planes = stride_h * planes_per_row_phase_ * plane_, oh = output_h(h_), ow = output_w(w_);
   const int64_t group_out = out / groups, group_planes = in / groups * channel_planes;
-  const auto outputs = [&](int64_t first, int64_t last) {
-    float* const planes_out = y + first * oh * ow;
+  // Output channels [first, last), their elements [q0, q1) at width
+  // row_width_ (q1 a whole number of vectors past q0, or n_).
+  const auto outputs = [&](int64_t first, int64_t last, int64_t q0, int64_t q1) {
+    const float* const source = planes_of(x, q0, q1) + q0;
     if (n_ == oh * ow) {  // no column to discard, no rounding past the plane: straight into y
-      weight.run_sums(first, last, start_.data(), source, group_out, group_planes, n_, epilogue, planes_out, n_);
+      weight.run_sums(first, last, start_.data(), source, group_out, group_planes, q1 - q0, epilogue,
+                      y + first * n_ + q0, n_);
       return;
     }
     thread_local std::vector<float> wide;  // the output planes at width row_width_, per thread
-    wide.resize(size_t((last - first) * n_));
-    weight.run_sums(first, last, start_.data(), source, group_out, group_planes, n_, epilogue, wide.data(), n_);
-    for (int64_t o = 0; o < last - first; ++o) {
-      const float* const from = wide.data() + o * n_;
-      float* const plane = planes_out + o * oh * ow;
-      if (row_width_ == ow) std::memcpy(plane, from, size_t(oh * ow) * sizeof(float));
-      else
-        for (int64_t i = 0; i < oh; ++i) copy_row(from + i * row_width_, ow, plane + i * ow);
-    }
+    wide.resize(size_t(out * n_));
+    weight.run_sums(first, last, start_.data(), source, group_out, group_planes, q1 - q0, epilogue,
+                    wide.data() + first * n_ + q0, n_);
+    // The kept columns of the rows that [q0, q1) holds.
+    for (int64_t o = first; o < last; ++o)
+      for (int64_t i = q0 / row_width_; i < std::min(oh, (q1 + row_width_ - 1) / row_width_); ++i) {
+        const int64_t from = std::max(q0, i * row_width_), to = std::min(q1, i * row_width_ + ow);
+        if (to > from)
+          copy_row(wide.data() + o * n_ + from, to - from, y + (o * oh + i) * ow + from - i * row_width_);
+      }
   };
-  if (pool) pool->parallel_for(out, outputs);
-  else outputs(0, out);
+  // Threads share each plane's vectors, so that each reads and writes the
+  // same rows from layer to layer, in its own core's cache (the output
+  // channels split between them, all would read every input plane another
+  // core wrote: at batch 1, two threads were slower than one). Planes too
+  // small to give each thread kMinSplitVecs share the output channels.
+  const int64_t vecs = n_ / kVecFloats;
+  if (!pool) outputs(0, out, 0, n_);
+  else if (vecs >= kMinSplitVecs * pool->threads())
+    pool->parallel_for(vecs, [&](int64_t v0, int64_t v1) { outputs(0, out, v0 * kVecFloats, v1 * kVecFloats); });
+  else pool->parallel_for(out, [&](int64_t first, int64_t last) { outputs(first, last, 0, n_); });
 }
 
 void Linear::forward(const float* x, float* y) const {

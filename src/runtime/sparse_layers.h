@@ -109,6 +109,9 @@ struct Conv2d {
   void forward(const float* x, float* y, ThreadPool* pool) const;
 
  private:
+  // x laid out in planes, in this thread's buffer, as far as output
+  // elements [q0, q1) read them; x itself when read in place.
+  const float* planes_of(const float* x, int64_t q0, int64_t q1) const;
   // One input row's columns copied into one plane: dst[j] = row[source +
   // stride_w * j] for j < count, into its channel's planes at `plane`.
   struct ColumnCopy {
@@ -120,7 +123,7 @@ struct Conv2d {
     int32_t plane = 0, source = 0, masks = 0;
   };
   int64_t h_ = 0, w_ = 0, row_width_ = 0, row_shifts_ = 1, plane_ = 0, planes_per_row_phase_ = 0, n_ = 0,
-          overrun_ = 0;
+          overrun_ = 0, reach_ = 0;
   bool in_place_ = false;
   std::vector<int32_t> start_;           // run start of each weight offset (c, ky, kx), c within the group
   std::vector<int32_t> row_place_;       // where input row i goes in its channel's planes

@@ -119,4 +119,42 @@ inline float multiply_add(float a, float b, float c) {
 #endif
 }
 
+// s[e] = table[entries[e] >> bits] and v[e] = values[entries[e] & (2^bits
+// - 1)] for e < n: sparse entries (offset, index) decoded; 16-bit ones in
+// gathers where the target has them.
+template <typename Entry>
+void decode_entries(const Entry* entries, uint32_t n, int bits, const int32_t* table, const float* values, int32_t* s,
+                    float* v) {
+  const uint32_t mask = (1u << bits) - 1;
+  uint32_t e = 0;
+  if constexpr (sizeof(Entry) == 2) {
+#if defined(__AVX512F__)
+    const __mmask16 all = 0xFFFF;
+    const __m512i shift = _mm512_set1_epi32(bits);
+    for (; e + 16 <= n; e += 16) {
+      // The masked forms, all lanes on: GCC 12's unmasked ones warn of their
+      // own undefined pass-through operand.
+      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(entries + e));
+      const __m512i x = _mm512_maskz_cvtepu16_epi32(all, packed);
+      const __m512i offset = _mm512_maskz_srlv_epi32(all, x, shift);
+      const __m512i index = _mm512_and_si512(x, _mm512_set1_epi32(int(mask)));
+      _mm512_storeu_si512(s + e, _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), all, offset, table, 4));
+      _mm512_storeu_ps(v + e, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), all, index, values, 4));
+    }
+#elif defined(__AVX2__)
+    const __m128i shift = _mm_cvtsi32_si128(bits);
+    for (; e + 8 <= n; e += 8) {
+      const __m256i x = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(entries + e)));
+      const __m256i offset = _mm256_srl_epi32(x, shift), index = _mm256_and_si256(x, _mm256_set1_epi32(int(mask)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(s + e), _mm256_i32gather_epi32(table, offset, 4));
+      _mm256_storeu_ps(v + e, _mm256_i32gather_ps(values, index, 4));
+    }
+#endif
+  }
+  for (; e < n; ++e) {
+    s[e] = table[entries[e] >> bits];
+    v[e] = values[entries[e] & mask];
+  }
+}
+
 }  // namespace dcomp::runtime
