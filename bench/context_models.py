@@ -57,6 +57,7 @@ def position_bits(tensors, context, init_density=False):
         p0 = max(1, min(ONE - 1, round(ONE * (1 - density)))) if init_density else ONE // 2
         models = defaultdict(lambda: Model(p0))
         out, inp, k = mask.shape
+        column = np.zeros(inp)  # nonzeros of each input channel in the output channels before
         for o in range(out):
             seen_channel = nonzero_channel = 0
             previous = 0
@@ -69,6 +70,8 @@ def position_bits(tensors, context, init_density=False):
                         "above": int(mask[o - 1, i, j]) if o > 0 else 2,
                         "channel": (0 if seen_channel < k else
                                     min(2, int(3 * nonzero_channel / seen_channel / max(density, 1e-9) / 2))),
+                        "input_channel": (3 if o == 0 else
+                                          min(2, int(3 * column[i] / (o * k) / max(density, 1e-9) / 2))),
                     }
                     bit = int(mask[o, i, j])
                     total += models[context(s)].cost(bit)
@@ -76,6 +79,7 @@ def position_bits(tensors, context, init_density=False):
                     previous = bit
                     seen_channel += 1
                     nonzero_channel += bit
+            column += mask[o].sum(axis=1)
     return total
 
 
@@ -95,6 +99,8 @@ def index_bits(tensors, context):
         models = defaultdict(Model)
         out, inp, k = mask.shape
         previous = None
+        magnitudes = np.abs(codebook)[index] * mask
+        column_sum, column_count = np.zeros(inp), np.zeros(inp)  # over the output channels before
         for o in range(out):
             magnitude_sum, count_channel = 0.0, 0
             for i in range(inp):
@@ -104,11 +110,14 @@ def index_bits(tensors, context):
                         continue
                     v = int(index[o, i, j])
                     s = {"previous": previous, "kernel_previous": kernel_previous, "codebook": codebook,
-                         "channel_magnitude": magnitude_sum / count_channel if count_channel else None}
+                         "channel_magnitude": magnitude_sum / count_channel if count_channel else None,
+                         "input_magnitude": column_sum[i] / column_count[i] if column_count[i] else None}
                     total += tree_bits(models, context(s), v, bits)
                     previous = kernel_previous = v
                     magnitude_sum += abs(codebook[v])
                     count_channel += 1
+            column_sum += magnitudes[o].sum(axis=1)
+            column_count += mask[o].sum(axis=1)
     return total
 
 
@@ -136,6 +145,8 @@ def main():
         ("the same, and the previous element (the coder's)", lambda s: (kernel(s), s["previous"]), True),
         ("the same, and the output channel's density so far (3 buckets)",
          lambda s: (kernel(s), s["previous"], s["channel"]), True),
+        ("the coder's, and the input channel's density in the output channels before (3 buckets)",
+         lambda s: (kernel(s), s["previous"], s["input_channel"]), True),
     ]:
         print(f"| {label} | {position_bits(tensors, context, init) / nonzeros:.3f} |", flush=True)
     print("\n| indices: contexts for the index tree | bits / nonzero |\n|---|---|")
@@ -146,6 +157,9 @@ def main():
         ("by the output channel's mean magnitude so far (4 buckets)",
          lambda s: 4 if s["channel_magnitude"] is None else
          min(3, int(4 * s["channel_magnitude"] / max(abs(s["codebook"]).max(), 1e-12)))),
+        ("the coder's, and the input channel's mean magnitude in the output channels before (2 buckets)",
+         lambda s: (sign(s, "kernel_previous"), 2 if s["input_magnitude"] is None else
+                    min(1, int(3 * s["input_magnitude"] / max(abs(s["codebook"]).max(), 1e-12))))),
     ]:
         print(f"| {label} | {index_bits(tensors, context) / nonzeros:.3f} |", flush=True)
 
