@@ -3,7 +3,8 @@
 // vectors, or several rows to a vector), shared planes, the input read in
 // place; strides, padding and dilation per axis, groups
 // and depthwise (the runtime takes at most 4 input channels); one image
-// (output channels split between threads) and a batch (images split).
+// (output planes, or channels, split between threads) and a batch (images
+// split).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 

@@ -312,7 +312,7 @@ const float* Conv2d::planes_of(const float* x, int64_t q0, int64_t q1) const {
       const float* const src = x + c * h_ * w_ + copy.source;
       float* const dst = planes + c * channel_planes + copy.plane;
       for (int64_t i = 0; i < h_; ++i) {
-        const int64_t place = (i + pad_h) / stride_h * row_width_;  // within its plane
+        const int64_t place = row_place_[size_t(i)] % plane_;  // within its plane
         if (place + row_width_ <= q0 || place >= end) continue;
         float* const row = dst + row_place_[size_t(i)];
         if (sw == 1) copy_row(src + i * w_, copy.count, row);

@@ -105,7 +105,8 @@ struct Conv2d {
   // place, and the runs of the last rows go up to this far beyond it (into
   // lanes whose sums are discarded). 0 when the input is copied into planes.
   int64_t input_overrun() const { return in_place_ ? overrun_ : 0; }
-  // With a pool, its threads share the output channels.
+  // With a pool, its threads share each output plane's vectors (the output
+  // channels where planes are too small to give each a few).
   void forward(const float* x, float* y, ThreadPool* pool) const;
 
  private:
