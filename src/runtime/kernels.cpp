@@ -37,28 +37,32 @@ Taps taps(const Window& w, int64_t o, int64_t size) {
 }  // namespace
 
 // Max is separable: each output row takes the max over its window's rows
-// first (one vector pass across the width), then over each window's columns.
+// first (one vector pass across the width), then over each window's
+// columns, one tap at a time across the output row: y[j] = max over kx of
+// m[j * stride - padding + kx * dilation], for the j whose tap kx falls
+// inside the row (a loop per output over its few taps ran at about 60
+// cycles an output).
 void max_pool2d(const float* x, Shape in, Window wh, Window ww, float* y) {
   const int64_t oh = wh.output(in.h), ow = ww.output(in.w);
-  thread_local std::vector<Taps> columns;
   thread_local std::vector<float> row_max;
-  columns.clear();
-  for (int64_t j = 0; j < ow; ++j) columns.push_back(taps(ww, j, in.w));
   row_max.resize(size_t(in.w));
   float* const m = row_max.data();
   for (int64_t c = 0; c < in.c; ++c) {
     const float* plane = x + c * in.plane();
-    for (int64_t i = 0; i < oh; ++i) {
+    for (int64_t i = 0; i < oh; ++i, y += ow) {
       const Taps rows = taps(wh, i, in.h);
       std::fill(m, m + in.w, -std::numeric_limits<float>::infinity());
       for (int64_t ky = rows.begin; ky < rows.end; ++ky) {
         const float* row = plane + (rows.first + ky * wh.dilation) * in.w;
         for (int64_t s = 0; s < in.w; ++s) m[s] = std::max(m[s], row[s]);
       }
-      for (const Taps& cols : columns) {
-        float v = -std::numeric_limits<float>::infinity();
-        for (int64_t kx = cols.begin; kx < cols.end; ++kx) v = std::max(v, m[cols.first + kx * ww.dilation]);
-        *y++ = v;
+      std::fill(y, y + ow, -std::numeric_limits<float>::infinity());
+      for (int64_t kx = 0; kx < ww.kernel; ++kx) {
+        // Tap kx of output j reads column j * stride + offset: inside [0, w) for j in [j0, j1).
+        const int64_t offset = kx * ww.dilation - ww.padding, stride = ww.stride;
+        const int64_t j0 = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+        const int64_t j1 = std::min(ow, in.w - offset <= 0 ? 0 : (in.w - offset + stride - 1) / stride);
+        for (int64_t j = j0; j < j1; ++j) y[j] = std::max(y[j], m[j * stride + offset]);
       }
     }
   }

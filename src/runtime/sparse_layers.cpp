@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 
 namespace dcomp::runtime {
@@ -72,48 +73,85 @@ void copy_row(const float* src, int64_t n, float* dst) {
   store(dst + n - kVecFloats, load(src + n - kVecFloats));
 }
 
-// dst[j] = src[2 j] for j < n, in vectors of the even lanes of two; the last
-// ones masked, so that nothing past src[2 n - 2] is read.
+// dst[j] = src[2 j] for j < n, in vectors of the even lanes of two, the
+// last one overlapping the one before when n is not a whole number of them
+// (as copy_row), so that only a row shorter than a vector is stored masked:
+// AVX2's masked store is microcoded on AMD Zen, and stride-2 rows stored
+// masked cost as much as all the other copies of ResNet-20 together.
+// Nothing past src[2 n - 2] is read.
 void copy_row_stride2(const float* src, int64_t n, float* dst) {
-  for (int64_t j = 0; j < n; j += kVecFloats) {
-    const int64_t taken = std::min(kVecFloats, n - j), read = 2 * taken - 1;  // src floats read from 2 j on
-    const LaneMask full = (LaneMask{1} << kVecFloats) - 1, tail = (LaneMask{1} << taken) - 1;
-    const Vec low = load_masked(src + 2 * j, read >= kVecFloats ? full : (LaneMask{1} << read) - 1);
-    const Vec high =
-        read > kVecFloats ? load_masked(src + 2 * j + kVecFloats, (LaneMask{1} << (read - kVecFloats)) - 1) : Vec{};
-    store_masked(dst + j, even_lanes(low, high), tail);
+  const LaneMask all = (LaneMask{1} << kVecFloats) - 1;
+  if (n >= kVecFloats) {
+    // dst[j, j + kVecFloats) from src[2 j, 2 j + 2 kVecFloats - 1).
+    const auto at = [&](int64_t j) {
+      return even_lanes(load(src + 2 * j), load_masked(src + 2 * j + kVecFloats, all >> 1));
+    };
+    for (int64_t j = 0; j + kVecFloats < n; j += kVecFloats) store(dst + j, at(j));
+    store(dst + n - kVecFloats, at(n - kVecFloats));
+    return;
   }
+  const int64_t read = 2 * n - 1;  // src floats read
+  const Vec low = load_masked(src, read >= kVecFloats ? all : (LaneMask{1} << read) - 1);
+  const Vec high = read > kVecFloats ? load_masked(src + kVecFloats, (LaneMask{1} << (read - kVecFloats)) - 1) : Vec{};
+  store_masked(dst, even_lanes(low, high), (LaneMask{1} << n) - 1);
 }
+
+// A row's nonzeros as run_sum_block reads them, k-th: its run's start and
+// its value. Decoded: from arrays that decode_entries filled once for all
+// passes over the planes. Packed: from the entries themselves, decoded as
+// read, for a single pass, which would read each decoded value only once.
+struct DecodedNonzeros {
+  const int32_t* starts;
+  const float* values;
+  int32_t start(size_t k) const { return starts[k]; }
+  float value(size_t k) const { return values[k]; }
+  DecodedNonzeros from(size_t k) const { return {starts + k, values + k}; }
+};
+
+template <typename Entry>
+struct PackedNonzeros {
+  const Entry* entries;
+  const int32_t* start_of;
+  const float* codebook;
+  int bits;
+  uint32_t mask;
+  int32_t start(size_t k) const { return start_of[entries[k] >> bits]; }
+  float value(size_t k) const { return codebook[entries[k] & mask]; }
+  PackedNonzeros from(size_t k) const { return {entries + k, start_of, codebook, bits, mask}; }
+};
 
 // out[q0, q0 + V * kVecFloats) of SparseRows::run_sums, its V accumulators
 // held in registers while every run adds into them.
-template <int V>
-void run_sum_block(const float* source, const int32_t* starts, const float* values, size_t count, int64_t q0,
-                   const Affine& after, float* out) {
-  Vec acc[V] = {};
+template <int V, typename Nonzeros>
+void run_sum_block(const float* source, const Nonzeros& nonzeros, size_t count, int64_t q0, const Affine& after,
+                   float* out) {
+  Vec acc[V];
+#pragma GCC unroll 16
+  for (int v = 0; v < V; ++v) acc[v] = Vec{};
   for (size_t k = 0; k < count; ++k) {
-    const float* run = source + starts[k] + q0;
-    const float value = values[k];
+    const float* run = source + nonzeros.start(k) + q0;
+    const float value = nonzeros.value(k);
     for (int v = 0; v < V; ++v) acc[v] = multiply_add(load(run + v * kVecFloats), value, acc[v]);
   }
+  // The epilogue and the store in one loop: GCC 12 turns a separate store
+  // loop into a memcpy from the accumulators spilled to the stack.
   for (int v = 0; v < V; ++v) {
     const Vec y = multiply_add(acc[v], after.a, Vec{} + after.b);
-    acc[v] = y < after.lo ? after.lo : (y > after.hi ? after.hi : y);
+    store(out + q0 + v * kVecFloats, y < after.lo ? after.lo : (y > after.hi ? after.hi : y));
   }
-  for (int v = 0; v < V; ++v) store(out + q0 + v * kVecFloats, acc[v]);
 }
 
-template <int... V>
-void run_sum_block_of(int vecs, std::integer_sequence<int, V...>, const float* source, const int32_t* starts,
-                      const float* values, size_t count, int64_t q0, const Affine& after, float* out) {
-  ((vecs == V + 1 ? run_sum_block<V + 1>(source, starts, values, count, q0, after, out) : void()), ...);
+template <typename Nonzeros, int... V>
+void run_sum_block_of(int vecs, std::integer_sequence<int, V...>, const float* source, const Nonzeros& nonzeros,
+                      size_t count, int64_t q0, const Affine& after, float* out) {
+  ((vecs == V + 1 ? run_sum_block<V + 1>(source, nonzeros, count, q0, after, out) : void()), ...);
 }
 
 // run_sum_block<vecs>, for vecs in 1..kMaxBlockVecs.
-void run_sum_block_of(int vecs, const float* source, const int32_t* starts, const float* values, size_t count,
-                      int64_t q0, const Affine& after, float* out) {
-  run_sum_block_of(vecs, std::make_integer_sequence<int, kMaxBlockVecs>{}, source, starts, values, count, q0, after,
-                   out);
+template <typename Nonzeros>
+void run_sum_block_of(int vecs, const float* source, const Nonzeros& nonzeros, size_t count, int64_t q0,
+                      const Affine& after, float* out) {
+  run_sum_block_of(vecs, std::make_integer_sequence<int, kMaxBlockVecs>{}, source, nonzeros, count, q0, after, out);
 }
 
 // The planes' buffer of a convolution's input geometry and layout, of
@@ -152,32 +190,47 @@ float* planes_buffer(const PlaneGeometry& geometry, int64_t size) {
 void SparseRows::run_sums(int64_t first, int64_t last, const int32_t* start_of, const float* source,
                           int64_t rows_per_source, int64_t source_step, int64_t n, const Epilogue& epilogue, float* out,
                           int64_t out_step) const {
-  // The rows' nonzeros as (run start, value), decoded once for all passes.
-  thread_local std::vector<int32_t> starts;
-  thread_local std::vector<float> values;
-  const uint32_t e0 = row_begin_[size_t(first)], count = row_begin_[size_t(last)] - e0;
-  starts.resize(count);
-  values.resize(count);
-  int32_t* const s = starts.data();
-  float* const v = values.data();
-  if (!entries16_.empty()) decode_entries(entries16_.data() + e0, count, index_bits_, start_of, codebook_.data(), s, v);
-  else decode_entries(entries32_.data() + e0, count, index_bits_, start_of, codebook_.data(), s, v);
   // The planes in passes of at most kMaxBlockVecs register accumulators,
   // balanced (80 floats on AVX2 are one pass of 10, not 8 then 1 and 1):
   // a short pass has too few independent sums to hide the multiply-add's
   // latency. Each pass runs over all the rows, so that the part of the
   // source it reads is still in cache for the next row.
   const int64_t vecs = n / kVecFloats, passes = (vecs + kMaxBlockVecs - 1) / kMaxBlockVecs;
-  int64_t q = 0;
-  for (int64_t pass = 0; pass < passes; ++pass) {
-    const int64_t block = vecs / passes + (pass < vecs % passes ? 1 : 0);
-    for (int64_t r = first; r < last; ++r) {
-      const uint32_t k = row_begin_[size_t(r)] - e0;
-      run_sum_block_of(int(block), source + r / rows_per_source * source_step, s + k, v + k,
-                       row_begin_[size_t(r) + 1] - e0 - k, q, epilogue.of(r), out + (r - first) * out_step);
+  const uint32_t e0 = row_begin_[size_t(first)];
+  const auto run_passes = [&](const auto& nonzeros) {
+    int64_t q = 0;
+    for (int64_t pass = 0; pass < passes; ++pass) {
+      const int64_t block = vecs / passes + (pass < vecs % passes ? 1 : 0);
+      for (int64_t r = first; r < last; ++r) {
+        const uint32_t k = row_begin_[size_t(r)] - e0;
+        run_sum_block_of(int(block), source + r / rows_per_source * source_step, nonzeros.from(k),
+                         row_begin_[size_t(r) + 1] - e0 - k, q, epilogue.of(r), out + (r - first) * out_step);
+      }
+      q += block * kVecFloats;
     }
-    q += block * kVecFloats;
+  };
+  // f(entries) on the rows' entries, 16 or 32 bits wide.
+  const auto with_entries = [&](const auto& f) {
+    if (entries16_.empty()) f(entries32_.data() + e0);
+    else f(entries16_.data() + e0);
+  };
+  if (passes == 1) {
+    with_entries([&](const auto* entries) {
+      using Entry = std::remove_cv_t<std::remove_pointer_t<decltype(entries)>>;
+      run_passes(PackedNonzeros<Entry>{entries, start_of, codebook_.data(), index_bits_, (1u << index_bits_) - 1});
+    });
+    return;
   }
+  // The rows' nonzeros as (run start, value), decoded once for all passes.
+  thread_local std::vector<int32_t> starts;
+  thread_local std::vector<float> values;
+  const uint32_t count = row_begin_[size_t(last)] - e0;
+  // Grown only: resizing down and up again would zero the new part each call.
+  if (starts.size() < count) starts.resize(count), values.resize(count);
+  with_entries([&](const auto* entries) {
+    decode_entries(entries, count, index_bits_, start_of, codebook_.data(), starts.data(), values.data());
+  });
+  run_passes(DecodedNonzeros{starts.data(), values.data()});
 }
 
 // The zero-padded input (in, ph, pw) is laid out in planes so that each
@@ -337,7 +390,7 @@ void Conv2d::forward(const float* x, float* y, ThreadPool* pool) const {
       return;
     }
     thread_local std::vector<float> wide;  // the output planes at width row_width_, per thread
-    wide.resize(size_t(out * n_));
+    if (wide.size() < size_t(out * n_)) wide.resize(size_t(out * n_));  // grown only, as run_sums' arrays
     weight.run_sums(first, last, start_.data(), source, group_out, group_planes, q1 - q0, epilogue,
                     wide.data() + first * n_ + q0, n_);
     // The kept columns of the rows that [q0, q1) holds.
