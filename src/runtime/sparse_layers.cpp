@@ -126,9 +126,7 @@ struct PackedNonzeros {
 template <int V, typename Nonzeros>
 void run_sum_block(const float* source, const Nonzeros& nonzeros, size_t count, int64_t q0, const Affine& after,
                    float* out) {
-  Vec acc[V];
-#pragma GCC unroll 16
-  for (int v = 0; v < V; ++v) acc[v] = Vec{};
+  Vec acc[V] = {};
   for (size_t k = 0; k < count; ++k) {
     const float* run = source + nonzeros.start(k) + q0;
     const float value = nonzeros.value(k);
