@@ -14,6 +14,7 @@
 #include "libtorch/runtime_info.h"
 #include "libtorch/state_dict.h"
 #include "libtorch/train.h"
+#include "libtorch/weight_importance.h"
 #include "libtorch/weight_sharing.h"
 
 namespace dcomp::cli {
@@ -38,7 +39,15 @@ void run_quantize(QuantizeOptions o) {
     o.spec.layer_bits.emplace_back(item.substr(0, eq), std::stoi(item.substr(eq + 1)));
   }
   auto model = load_model(o.weights, o.model);
-  const std::vector<SharedLayer> shared = share_weights(*model, o.spec);
+  std::vector<torch::Tensor> importance;
+  if (o.spec.hessian_images > 0) {
+    const DatasetInfo info = model_data(*model, o.common);
+    const torch::Device device = resolve_device(o.common.device);
+    model->to(device);
+    importance = squared_gradients(*model, load_data(info, o.common, o.split.validation_size).train, info, device,
+                                   o.spec.hessian_images);
+  }
+  const std::vector<SharedLayer> shared = share_weights(*model, o.spec, importance);
   for (const SharedLayer& layer : shared)
     fmt::print("{:<26} {} bits, codebook [{:.4f} .. {:.4f}]\n", layer.name, layer.bits, layer.codebook.front(),
                layer.codebook.back());
@@ -99,6 +108,10 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--lambda", o->spec.lambda, "ecsq's rate weight, in units of each layer's weight variance")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--step", o->spec.step, "uniform's step, in units of each layer's weight RMS (0: span the range)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--hessian-images", o->spec.hessian_images,
+                  "Hessian-weighted k-means: the diagonal from squared gradients over this many training images "
+                  "(0: plain k-means)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--spec", o->spec_file, "JSON weight-sharing spec instead of the flags")->check(CLI::ExistingFile);
   add_split_options(*cmd, o->split, /*allow_none=*/true);

@@ -79,7 +79,17 @@ std::vector<double> initial_centroids(const std::vector<double>& sorted, int k, 
 }  // namespace
 
 KMeansResult kmeans_1d(const std::vector<float>& values, int k, KMeansInit init, uint64_t seed, int max_iterations) {
+  return weighted_kmeans_1d(values, {}, k, init, seed, max_iterations);
+}
+
+KMeansResult weighted_kmeans_1d(const std::vector<float>& values, const std::vector<float>& importance, int k,
+                                KMeansInit init, uint64_t seed, int max_iterations) {
   if (k < 1) throw std::invalid_argument("k-means needs k >= 1");
+  if (!importance.empty() && importance.size() != values.size())
+    throw std::invalid_argument("k-means: " + std::to_string(importance.size()) + " weights for " +
+                                std::to_string(values.size()) + " values");
+  for (float h : importance)
+    if (!(h >= 0) || !std::isfinite(h)) throw std::invalid_argument("k-means: weights must be finite and >= 0");
   KMeansResult result;
   if (values.empty()) {
     result.centroids.assign(size_t(k), 0.0f);
@@ -89,10 +99,14 @@ KMeansResult kmeans_1d(const std::vector<float>& values, int k, KMeansInit init,
   std::vector<uint32_t> order(n);  // sorted position -> input index
   std::iota(order.begin(), order.end(), 0u);
   std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return values[a] < values[b]; });
-  std::vector<double> sorted(n), prefix(n + 1, 0.0);  // prefix[i] = sum of sorted[0..i)
+  // Prefix sums over sorted[0..i): of the values, of h w and of h.
+  std::vector<double> sorted(n), prefix(n + 1, 0.0), weighted(n + 1, 0.0), mass(n + 1, 0.0);
   for (size_t i = 0; i < n; ++i) {
     sorted[i] = values[order[i]];
+    const double h = importance.empty() ? 1.0 : double(importance[order[i]]);
     prefix[i + 1] = prefix[i] + sorted[i];
+    weighted[i + 1] = weighted[i] + h * sorted[i];
+    mass[i + 1] = mass[i] + h;
   }
   std::vector<double> c = initial_centroids(sorted, k, init, seed);
   // Cluster j holds sorted[bound[j] .. bound[j+1]): the values nearer to c[j]
@@ -107,9 +121,13 @@ KMeansResult kmeans_1d(const std::vector<float>& values, int k, KMeansInit init,
   assign();
   while (result.iterations < max_iterations) {
     ++result.iterations;
-    // c_j = mean of its cluster = (prefix[end] - prefix[begin]) / count.
-    for (size_t j = 0; j < size_t(k); ++j)
-      if (bound[j + 1] > bound[j]) c[j] = (prefix[bound[j + 1]] - prefix[bound[j]]) / double(bound[j + 1] - bound[j]);
+    // c_j = the (h-weighted) mean of its cluster, from differences of prefix sums.
+    for (size_t j = 0; j < size_t(k); ++j) {
+      const size_t begin = bound[j], end = bound[j + 1];
+      if (end == begin) continue;
+      const double h = mass[end] - mass[begin];
+      c[j] = h > 0 ? (weighted[end] - weighted[begin]) / h : (prefix[end] - prefix[begin]) / double(end - begin);
+    }
     std::sort(c.begin(), c.end());  // an emptied cluster's centroid may now be out of order
     const std::vector<size_t> previous = bound;
     assign();

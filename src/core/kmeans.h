@@ -32,4 +32,15 @@ struct KMeansResult {
 KMeansResult kmeans_1d(const std::vector<float>& values, int k, KMeansInit init, uint64_t seed,
                        int max_iterations = 300);
 
+// The same with a weight h_i >= 0 per value (Choi et al. 2017, "Towards the
+// limit of network quantization": h_i the diagonal of the loss's Hessian),
+// minimising sum_i h_i (w_i - c_{a(i)})^2. In one dimension only the update
+// changes: c_j = sum_{i in j} h_i w_i / sum_{i in j} h_i, a cluster of zero
+// total weight taking its plain mean; each value still goes to its nearest
+// centroid, since h_i scales all of its distances alike. Empty `importance`
+// is kmeans_1d. Throws std::invalid_argument on a size mismatch or a
+// negative or non-finite weight.
+KMeansResult weighted_kmeans_1d(const std::vector<float>& values, const std::vector<float>& importance, int k,
+                                KMeansInit init, uint64_t seed, int max_iterations = 300);
+
 }  // namespace dcomp

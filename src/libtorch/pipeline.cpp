@@ -164,7 +164,7 @@ struct Stages {
 
   json share() const {
     auto model = load("prune");
-    share_weights(*model, weight_sharing());
+    share_weights(*model, weight_sharing(), data.train, info, device);
     save("share", *model);
     return accuracy(*model);
   }
@@ -304,6 +304,8 @@ PipelineConfig pipeline_config_from_json(const json& j) {
   }
   if (c.baseline.empty()) throw std::invalid_argument("the pipeline config needs a baseline path");
   if (c.budget && !c.pruned.empty()) throw std::invalid_argument("a budget plans the pruning: it needs 'pruning', not 'pruned'");
+  if (c.budget && c.weight_sharing.hessian_images > 0)
+    throw std::invalid_argument("a budget's plan measures plain k-means: hessian_images does not combine with it");
   for (const std::string key : {"weight_sharing", "trained_quantization"})
     if (!j.contains(key)) throw std::invalid_argument("the pipeline config needs '" + key + "'");
   if (c.retraining.validation_size != c.trained_quantization.validation_size)

@@ -7,6 +7,7 @@
 #include "core/ecsq.h"
 #include "core/uniform_quantizer.h"
 #include "libtorch/prune.h"
+#include "libtorch/weight_importance.h"
 
 namespace dcomp {
 
@@ -23,6 +24,9 @@ void validate(const ShareSpec& spec) {
   if (!(spec.step >= 0)) throw std::invalid_argument("step must be >= 0");
   if (spec.quantizer != "ecsq" && spec.lambda != 0) throw std::invalid_argument("lambda is ecsq's setting");
   if (spec.quantizer != "uniform" && spec.step != 0) throw std::invalid_argument("step is uniform's setting");
+  if (spec.hessian_images < 0) throw std::invalid_argument("hessian_images must be >= 0");
+  if (spec.quantizer != "kmeans" && spec.hessian_images != 0)
+    throw std::invalid_argument("hessian_images weights k-means only");
 }
 
 nlohmann::json to_json(const ShareSpec& s) {
@@ -32,6 +36,7 @@ nlohmann::json to_json(const ShareSpec& s) {
                       {"init", to_string(s.init)},  {"seed", s.seed}};
   if (s.quantizer == "ecsq") j.update({{"quantizer", s.quantizer}, {"lambda", s.lambda}});
   if (s.quantizer == "uniform") j.update({{"quantizer", s.quantizer}, {"step", s.step}});
+  if (s.hessian_images > 0) j["hessian_images"] = s.hessian_images;
   return j;
 }
 
@@ -46,6 +51,7 @@ ShareSpec share_spec_from_json(const nlohmann::json& j) {
       else if (key == "quantizer") value.get_to(s.quantizer);
       else if (key == "lambda") value.get_to(s.lambda);
       else if (key == "step") value.get_to(s.step);
+      else if (key == "hessian_images") value.get_to(s.hessian_images);
       else if (key == "layer_bits") {
         for (const auto& pair : value) s.layer_bits.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<int>());
       } else {
@@ -69,15 +75,24 @@ int bits_for(const ShareSpec& spec, const LayerWeight& layer) {
 
 }  // namespace
 
-SharedLayer share_layer(LayerWeight& layer, int bits, const ShareSpec& spec) {
+SharedLayer share_layer(LayerWeight& layer, int bits, const ShareSpec& spec, const torch::Tensor& importance) {
   torch::NoGradGuard no_grad;
+  if (spec.hessian_images > 0 && !importance.defined())
+    throw std::invalid_argument(layer.name + ": Hessian-weighted k-means needs the squared gradients");
+  if (importance.defined() && importance.sizes() != layer.weight.sizes())
+    throw std::invalid_argument(layer.name + ": importance of another shape than the weight");
   SharedLayer shared{layer.name, bits, {}, {}};
   const torch::Tensor flat = layer.weight.detach().flatten().to(torch::kCPU, torch::kFloat32).contiguous();
   const torch::Tensor nonzero = flat.nonzero().flatten();  // positions of the kept weights
   const torch::Tensor kept = flat.index_select(0, nonzero).contiguous();
   const std::vector<float> values(kept.data_ptr<float>(), kept.data_ptr<float>() + kept.numel());
+  std::vector<float> weights;  // h_i of each kept weight, or none
+  if (importance.defined()) {
+    const torch::Tensor h = importance.flatten().to(torch::kCPU, torch::kFloat32).index_select(0, nonzero).contiguous();
+    weights.assign(h.data_ptr<float>(), h.data_ptr<float>() + h.numel());
+  }
   KMeansResult km = spec.quantizer == "uniform" ? uniform_quantize_1d(values, 1 << bits, spec.step)
-                                                : kmeans_1d(values, 1 << bits, spec.init, spec.seed);
+                                                : weighted_kmeans_1d(values, weights, 1 << bits, spec.init, spec.seed);
   if (spec.quantizer == "ecsq") km = ecsq_1d(values, km.centroids, spec.lambda);
   shared.codebook = km.centroids;
   auto assignment = torch::tensor(std::vector<int64_t>(km.assignment.begin(), km.assignment.end()), torch::kInt64);
@@ -92,11 +107,25 @@ SharedLayer share_layer(LayerWeight& layer, int bits, const ShareSpec& spec) {
   return shared;
 }
 
-std::vector<SharedLayer> share_weights(Model& model, const ShareSpec& spec) {
+std::vector<SharedLayer> share_weights(Model& model, const ShareSpec& spec,
+                                       const std::vector<torch::Tensor>& importance) {
   validate(spec);
+  std::vector<LayerWeight> layers = model.prunable_weights();
+  if (!importance.empty() && importance.size() != layers.size())
+    throw std::invalid_argument("importance for " + std::to_string(importance.size()) + " layers, the model has " +
+                                std::to_string(layers.size()));
   std::vector<SharedLayer> out;
-  for (LayerWeight& layer : model.prunable_weights()) out.push_back(share_layer(layer, bits_for(spec, layer), spec));
+  for (size_t i = 0; i < layers.size(); ++i)
+    out.push_back(share_layer(layers[i], bits_for(spec, layers[i]), spec,
+                              importance.empty() ? torch::Tensor() : importance[i]));
   return out;
+}
+
+std::vector<SharedLayer> share_weights(Model& model, const ShareSpec& spec, const TensorDataset& train,
+                                       const DatasetInfo& info, const torch::Device& device) {
+  validate(spec);
+  if (spec.hessian_images == 0) return share_weights(model, spec);
+  return share_weights(model, spec, squared_gradients(model, train, info, device, spec.hessian_images));
 }
 
 std::vector<SharedLayer> shared_layers_from_values(Model& model) {

@@ -4,7 +4,8 @@
 // take no centroid. Two other quantizers take k-means' place: "ecsq" goes on
 // from k-means' clusters to entropy-constrained ones (core/ecsq.h), fewer
 // bits for the entropy coder at some distortion; "uniform" puts the levels
-// at the nonzero multiples of a step (core/uniform_quantizer.h).
+// at the nonzero multiples of a step (core/uniform_quantizer.h). k-means may
+// weight each weight by its Hessian diagonal (weight_importance.h).
 #pragma once
 
 #include <torch/torch.h>
@@ -30,6 +31,9 @@ struct ShareSpec {
   std::string quantizer = "kmeans";  // or "ecsq" or "uniform"
   double lambda = 0;                 // ecsq's rate weight, in units of each layer's weight variance
   double step = 0;                   // uniform's step, in units of each layer's weight RMS; 0 spans the range
+  // > 0: Hessian-weighted k-means (Choi et al. 2017), the diagonal from the
+  // squared gradients of this many training images; 0: plain k-means.
+  int64_t hessian_images = 0;
 };
 void validate(const ShareSpec& spec);
 ShareSpec share_spec_from_json(const nlohmann::json& j);  // rejects unknown keys
@@ -44,10 +48,16 @@ struct SharedLayer {
 };
 
 // Clusters every prunable layer and writes the shared values into the
-// weights, in place.
-std::vector<SharedLayer> share_weights(Model& model, const ShareSpec& spec);
+// weights, in place. With spec.hessian_images, `importance` holds each
+// layer's Hessian diagonal (prunable_weights() order); throws
+// std::invalid_argument if it is missing.
+std::vector<SharedLayer> share_weights(Model& model, const ShareSpec& spec,
+                                       const std::vector<torch::Tensor>& importance = {});
+// The same, measuring the importance the spec asks for on `train`.
+std::vector<SharedLayer> share_weights(Model& model, const ShareSpec& spec, const TensorDataset& train,
+                                       const DatasetInfo& info, const torch::Device& device);
 // The same for one layer, at `bits` (spec's quantizer and its settings).
-SharedLayer share_layer(LayerWeight& layer, int bits, const ShareSpec& spec);
+SharedLayer share_layer(LayerWeight& layer, int bits, const ShareSpec& spec, const torch::Tensor& importance = {});
 
 // The clusters a shared model implies: each layer's distinct nonzero values
 // are its codebook (ascending), so a quantized state_dict needs no side file.
