@@ -6,6 +6,7 @@
 
 #include "libtorch/models.h"
 #include "libtorch/prune.h"
+#include "libtorch/weight_importance.h"
 #include "libtorch/weight_sharing.h"
 #include "small_data.h"
 #include "temp_dir.h"
@@ -115,6 +116,54 @@ TEST(WeightSharing, EveryQuantizerKeepsTheZerosAndItsSpec) {
   EXPECT_THROW(share_spec_from_json({{"quantizer", "uniform"}, {"lambda", 0.1}}), std::invalid_argument);
   EXPECT_THROW(share_spec_from_json({{"quantizer", "uniform"}, {"step", -1}}), std::invalid_argument);
   EXPECT_THROW(share_spec_from_json({{"quantizer", "lloyd"}}), std::invalid_argument);
+}
+
+// Hessian-weighted k-means: the importance is per weight, non-negative and
+// leaves the model as it was; equal importance is plain k-means, the
+// measured one moves the codebooks; the spec asks for it and survives JSON.
+TEST(WeightSharing, HessianWeightingMovesTheCentroidsOnly) {
+  torch::manual_seed(0);
+  auto model = make_model("lenet5");
+  prune(*model, {"percentile", 0.6, {}});
+  const DatasetInfo info = dataset_info("fmnist");
+  const TensorDataset train{torch::randint(0, 256, {96, 1, 28, 28}, torch::kInt64).to(torch::kUInt8),
+                            torch::randint(0, 10, {96}, torch::kInt64)};
+  model->train(true);
+  const torch::Tensor before = model->prunable_weights()[0].weight.detach().clone();
+  const std::vector<torch::Tensor> h = squared_gradients(*model, train, info, torch::kCPU, 64, 32);
+  EXPECT_TRUE(model->is_training());
+  EXPECT_TRUE(torch::equal(model->prunable_weights()[0].weight, before));
+  const auto layers = model->prunable_weights();
+  ASSERT_EQ(h.size(), layers.size());
+  for (size_t i = 0; i < h.size(); ++i) {
+    EXPECT_EQ(h[i].sizes(), layers[i].weight.sizes()) << layers[i].name;
+    EXPECT_TRUE(h[i].ge(0).all().item<bool>()) << layers[i].name;
+    EXPECT_GT(h[i].sum().item<double>(), 0) << layers[i].name;
+  }
+
+  ShareSpec spec = share_spec_from_json({{"conv_bits", 2}, {"fc_bits", 2}, {"hessian_images", 64}});
+  EXPECT_EQ(share_spec_from_json(to_json(spec)).hessian_images, 64);
+  StateDict original;
+  for (const auto& [name, t] : model->state_dict()) original.emplace_back(name, t.detach().clone());
+  EXPECT_THROW(share_weights(*model, spec), std::invalid_argument);  // the importance is missing
+  std::vector<torch::Tensor> ones;
+  for (const torch::Tensor& t : h) ones.push_back(torch::ones_like(t));
+  const auto equal_weights = share_weights(*model, spec, ones);
+  load_state_dict(*model, original);
+  ShareSpec plain = spec;
+  plain.hessian_images = 0;
+  const auto unweighted = share_weights(*model, plain);
+  load_state_dict(*model, original);
+  const auto weighted = share_weights(*model, spec, train, info, torch::kCPU);
+  size_t moved = 0;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    EXPECT_EQ(equal_weights[i].codebook, unweighted[i].codebook) << layers[i].name;
+    EXPECT_TRUE(torch::equal(weighted[i].index.lt(0), unweighted[i].index.lt(0))) << layers[i].name;
+    moved += weighted[i].codebook != unweighted[i].codebook;
+  }
+  EXPECT_GT(moved, 0u);
+  EXPECT_THROW(share_spec_from_json({{"quantizer", "ecsq"}, {"hessian_images", 64}}), std::invalid_argument);
+  EXPECT_THROW(share_spec_from_json({{"hessian_images", -1}}), std::invalid_argument);
 }
 
 // Trained quantization: the shared values move, the clusters and the zeros
