@@ -14,7 +14,6 @@
 #include "libtorch/runtime_info.h"
 #include "libtorch/state_dict.h"
 #include "libtorch/train.h"
-#include "libtorch/weight_importance.h"
 #include "libtorch/weight_sharing.h"
 
 namespace dcomp::cli {
@@ -39,15 +38,15 @@ void run_quantize(QuantizeOptions o) {
     o.spec.layer_bits.emplace_back(item.substr(0, eq), std::stoi(item.substr(eq + 1)));
   }
   auto model = load_model(o.weights, o.model);
-  std::vector<torch::Tensor> importance;
-  if (o.spec.hessian_images > 0) {
+  std::vector<SharedLayer> shared;
+  if (o.spec.hessian_images > 0) {  // the data only where the weighting needs it
     const DatasetInfo info = model_data(*model, o.common);
     const torch::Device device = resolve_device(o.common.device);
     model->to(device);
-    importance = squared_gradients(*model, load_data(info, o.common, o.split.validation_size).train, info, device,
-                                   o.spec.hessian_images);
+    shared = share_weights(*model, o.spec, load_data(info, o.common, o.split.validation_size).train, info, device);
+  } else {
+    shared = share_weights(*model, o.spec);
   }
-  const std::vector<SharedLayer> shared = share_weights(*model, o.spec, importance);
   for (const SharedLayer& layer : shared)
     fmt::print("{:<26} {} bits, codebook [{:.4f} .. {:.4f}]\n", layer.name, layer.bits, layer.codebook.front(),
                layer.codebook.back());
