@@ -190,10 +190,10 @@ if "${pipeline[@]}" >"$tmp/out" 2>&1; then
   else
     fail "report: $(cat "$tmp/out")"
   fi
-  # A second point from the same pruned model at 3 bits, then the frontier of both.
+  # A second point from the same pruned model at 3 bits, Hessian-weighted, then the frontier of both.
   cat >"$tmp/pipeline3.json" <<EOF
 {"model": "lenet300", "baseline": "$baseline", "pruned": "$tmp/pipe_results/net_after_pruning.pt",
- "weight_sharing": {"fc_bits": 3},
+ "weight_sharing": {"fc_bits": 3, "hessian_images": 256},
  "trained_quantization": {"epochs": 1, "lr": 0.0001, "weight_decay": 0, "bf16": false}}
 EOF
   if "$dcomp" pipeline --config "$tmp/pipeline3.json" --run-dir "$tmp/pipe3" >"$tmp/out" 2>&1; then
@@ -205,7 +205,9 @@ EOF
       [ "$(grep -c "^| $tmp/pipe3\? |" "$tmp/frontier/README.md")" -eq 2 ] && grep -q "<svg" "$tmp/frontier/frontier.svg" &&
         grep -q "bytes, adaptive" "$tmp/frontier/README.md" && grep -q "pruned, adaptive" "$tmp/frontier/frontier.svg" &&
         grep -q "bar on both" "$tmp/frontier/README.md" && ! grep -q "not recorded" "$tmp/frontier/README.md" &&
-        pass "frontier: a row per run with test and validation top-1, both coders' sizes, and the plot" ||
+        [ "$(grep -c "Hessian-weighted" "$tmp/frontier/README.md")" -eq 1 ] &&
+        grep -q "^| $tmp/pipe3 | .*; Hessian-weighted |" "$tmp/frontier/README.md" &&
+        pass "frontier: a row per run with test and validation top-1, both coders' sizes, its quantizer, and the plot" ||
         fail "frontier: $(cat "$tmp/frontier/README.md")"
     else
       fail "frontier: $(cat "$tmp/out")"

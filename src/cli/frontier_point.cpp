@@ -53,6 +53,7 @@ std::string FrontierPoint::bits() const {
     const double step = sharing["step"];
     s += step > 0 ? fmt::format("; uniform step {}", step) : "; uniform";
   }
+  if (sharing.value("hessian_images", 0) > 0) s += "; Hessian-weighted";
   return s;
 }
 
