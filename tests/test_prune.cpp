@@ -208,6 +208,10 @@ TEST(PruneSchedule, FromJsonValidates) {
       {{"method", "percentile"}, {"amount", 0.5}, {"begin_epoch", 1}, {"end_epoch", 3}, {"shape", "linear"}});
   EXPECT_EQ(s.end_epoch, 3);
   EXPECT_EQ(s.target.amount, 0.5);
+  EXPECT_FALSE(s.feedback);
+  EXPECT_TRUE(prune_schedule_from_json({{"method", "percentile"}, {"amount", 0.5}, {"feedback", true}}).feedback);
+  EXPECT_THROW(prune_schedule_from_json({{"method", "percentile"}, {"amount", 0.5}, {"feedback", "yes"}}),
+               std::invalid_argument);
 }
 
 // Gradual pruning from a dense model reaches the target sparsity in every
@@ -236,4 +240,43 @@ TEST(PruneSchedule, GradualPruningReachesTheTarget) {
   EXPECT_NEAR(r.layers[0].sparsity(), 0.9, 1e-4);  // kept through the last epochs
   EXPECT_NEAR(r.layers[1].sparsity(), 0.6, 1e-4);
   EXPECT_GT(evaluate(*model, data->validation, dataset_info("fmnist"), torch::kCPU).top1, 0.8);
+}
+
+// With feedback, a weight pruned at one epoch can come back at the next (its
+// whole value kept training); without it, the pruned set only grows. Either
+// way every epoch ends on the pruned weights (what is evaluated and
+// checkpointed), the target is reached at end_epoch and the mask stays
+// fixed after it.
+TEST(PruneSchedule, FeedbackRevivesWeightsPrunedEarly) {
+  const auto data = small_fashion_mnist();
+  if (!data) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  for (const bool feedback : {false, true}) {
+    SCOPED_TRACE(feedback ? "with feedback" : "without feedback");
+    TempDir dir;
+    torch::manual_seed(0);
+    auto model = make_model("lenet300");
+    Masks masks = Masks::from_zeros(*model);
+    const PruneSchedule schedule{{"layerwise", 0, {{"fc1.*", 0.9}, {"*", 0.6}}}, 0.0, 0, 2, 1, "cubic", feedback};
+    std::vector<torch::Tensor> fc1_pruned;  // after each epoch's pruning
+    std::vector<double> ended_at;           // fc1's sparsity when each epoch began: what the one before ended on
+    TrainHooks hooks = scheduled_pruning_hooks(*model, schedule, masks);
+    auto prune_epoch = hooks.before_epoch;
+    hooks.before_epoch = [&](int64_t epoch) {
+      ended_at.push_back(sparsity_report(*model).layers[0].sparsity());
+      prune_epoch(epoch);
+      fc1_pruned.push_back(model->prunable_weights()[0].weight.eq(0).clone());
+    };
+    train(*model, quick(4, 0.05), *data, dataset_info("fmnist"), torch::kCPU, {dir.str()}, hooks);
+    ASSERT_EQ(fc1_pruned.size(), 4u);
+    const int64_t revived = (fc1_pruned[1] & ~fc1_pruned[2]).sum().item<int64_t>();
+    if (feedback) EXPECT_GT(revived, 0);
+    else EXPECT_EQ(revived, 0);
+    EXPECT_NEAR(ended_at[2], 0.9 * (1 - std::pow(0.5, 3)), 1e-4);
+    EXPECT_NEAR(ended_at[3], 0.9, 1e-4);
+    EXPECT_TRUE(fc1_pruned[3].equal(fc1_pruned[2]));
+    const SparsityReport r = sparsity_report(*model);
+    EXPECT_NEAR(r.layers[0].sparsity(), 0.9, 1e-4);
+    EXPECT_NEAR(r.layers[1].sparsity(), 0.6, 1e-4);
+    EXPECT_GT(evaluate(*model, data->validation, dataset_info("fmnist"), torch::kCPU).top1, 0.8);
+  }
 }

@@ -31,6 +31,7 @@ json schedule_to_json(const PruneSchedule& s, bool budget) {
   for (const auto& [pattern, sparsity] : s.target.targets) targets.push_back({pattern, sparsity});
   json j = {{"initial", s.initial}, {"begin_epoch", s.begin_epoch}, {"end_epoch", s.end_epoch},
             {"every", s.every},     {"shape", s.shape}};
+  if (s.feedback) j["feedback"] = true;
   if (budget) return j;
   j["method"] = s.target.method;
   if (s.target.method == "layerwise") j["targets"] = targets;

@@ -4,6 +4,7 @@
 #include <fnmatch.h>
 
 #include <cmath>
+#include <memory>
 #include <stdexcept>
 
 #include "libtorch/state_dict.h"
@@ -136,6 +137,7 @@ PruneSchedule prune_schedule_from_json(const nlohmann::json& j) {
       else if (key == "end_epoch") value.get_to(s.end_epoch);
       else if (key == "every") value.get_to(s.every);
       else if (key == "shape") value.get_to(s.shape);
+      else if (key == "feedback") value.get_to(s.feedback);
       else target[key] = value;  // method, amount, targets
     }
     s.target = prune_spec_from_json(target);
@@ -157,7 +159,40 @@ double schedule_progress(const PruneSchedule& s, int64_t epoch) {
 
 TrainHooks scheduled_pruning_hooks(Model& model, const PruneSchedule& schedule, Masks& masks) {
   TrainHooks hooks = masks.training_hooks();
-  hooks.before_epoch = [&model, schedule, &masks](int64_t epoch) {
+  // With feedback, until end_epoch: the whole weights, while the model holds the pruned ones.
+  auto whole = std::make_shared<std::vector<torch::Tensor>>();
+  const auto weights = [&model] {
+    std::vector<torch::Tensor> w;
+    for (const LayerWeight& l : model.prunable_weights()) w.push_back(l.weight);
+    return w;
+  };
+  if (schedule.feedback) {
+    // The gradient was taken at w * m; the optimizer steps the whole weights with it.
+    hooks.after_backward = [whole, weights, &masks] {
+      if (whole->empty()) return masks.mask_gradients();
+      torch::NoGradGuard no_grad;
+      const std::vector<torch::Tensor> w = weights();
+      for (size_t i = 0; i < w.size(); ++i) w[i].copy_((*whole)[i]);
+    };
+    hooks.after_step = [whole, weights, &masks] {
+      if (!whole->empty()) {
+        torch::NoGradGuard no_grad;
+        const std::vector<torch::Tensor> w = weights();
+        for (size_t i = 0; i < w.size(); ++i) (*whole)[i].copy_(w[i]);
+      }
+      masks.apply();
+    };
+  }
+  hooks.before_epoch = [&model, schedule, &masks, whole, weights](int64_t epoch) {
+    if (schedule.feedback) {
+      torch::NoGradGuard no_grad;
+      const std::vector<torch::Tensor> w = weights();
+      if (whole->empty() && epoch < schedule.end_epoch)
+        for (const torch::Tensor& t : w) whole->push_back(t.clone());
+      // The mask is chosen again below, from the whole weights.
+      for (size_t i = 0; i < whole->size(); ++i) w[i].copy_((*whole)[i]);
+      if (epoch >= schedule.end_epoch) whole->clear();
+    }
     const double p = schedule_progress(schedule, epoch);
     PruneSpec now{"layerwise", 0, {}};
     if (schedule.target.method == "percentile") {

@@ -57,11 +57,22 @@ class Masks {
 // s_t = s_f + (s_i - s_f) (1 - (t - t_0) / (n dt))^3, or in equal steps
 // ("linear": Han et al.'s iterative prune-and-retrain). The masks keep the
 // zeros in between.
+//
+// With feedback (Lin et al. 2020, "Dynamic model pruning with feedback"),
+// weights pruned before end_epoch are set aside, not lost: each step takes
+// the gradient at the pruned weights (w * m) and applies it to the whole
+// ones (straight through the mask), and each epoch chooses the mask again
+// from the whole weights' magnitudes, so that a weight pruned early comes
+// back if training makes it large again. From end_epoch on the mask is
+// fixed, as without feedback. The set-aside values live in memory only: a
+// run resumed before end_epoch starts them again from the checkpoint's
+// pruned weights (zeros).
 struct PruneSchedule {
   PruneSpec target;  // percentile (q for every layer) or layerwise targets
   double initial = 0;
   int64_t begin_epoch = 0, end_epoch = 0, every = 1;
   std::string shape = "cubic";  // cubic | linear
+  bool feedback = false;
 };
 void validate(const PruneSchedule& schedule);
 PruneSchedule prune_schedule_from_json(const nlohmann::json& j);
