@@ -157,54 +157,86 @@ double schedule_progress(const PruneSchedule& s, int64_t epoch) {
   return s.shape == "cubic" ? 1 - std::pow(1 - t, 3) : t;
 }
 
+namespace {
+
+// With feedback, how many steps a mask is kept before it is chosen again
+// from the whole weights, as Lin et al. do: a pruned weight's gradient
+// does not shrink as it grows (the weight stays masked), so a mask kept
+// for a whole epoch let the set-aside values drift far and came back as a
+// shock (ResNet-20, 88.6% targets: training loss 1.9 against 0.3-0.4 without
+// feedback, results/frontier/analysis.md).
+constexpr int64_t kFeedbackSteps = 16;
+
+// What the hooks share: the sparsities of the current epoch and, with
+// feedback before end_epoch, the whole weights (the model holds the pruned ones).
+struct PruningState {
+  PruneSpec now{"layerwise", 0, {}};
+  std::vector<torch::Tensor> whole;
+  int64_t steps = 0;
+};
+
+std::vector<torch::Tensor> prunable_tensors(Model& model) {
+  std::vector<torch::Tensor> w;
+  for (const LayerWeight& l : model.prunable_weights()) w.push_back(l.weight);
+  return w;
+}
+
+// The model's prunable weights = the whole ones, pruned to state.now.
+void prune_whole(Model& model, const PruningState& state, Masks& masks) {
+  torch::NoGradGuard no_grad;
+  const std::vector<torch::Tensor> w = prunable_tensors(model);
+  for (size_t i = 0; i < state.whole.size(); ++i) w[i].copy_(state.whole[i]);
+  // Pruning to a sparsity below the current one removes nothing, so a
+  // resumed run (whose checkpoint holds the zeros) repeats no work.
+  prune(model, state.now);
+  masks.refresh_from_zeros();
+}
+
+}  // namespace
+
 TrainHooks scheduled_pruning_hooks(Model& model, const PruneSchedule& schedule, Masks& masks) {
   TrainHooks hooks = masks.training_hooks();
-  // With feedback, until end_epoch: the whole weights, while the model holds the pruned ones.
-  auto whole = std::make_shared<std::vector<torch::Tensor>>();
-  const auto weights = [&model] {
-    std::vector<torch::Tensor> w;
-    for (const LayerWeight& l : model.prunable_weights()) w.push_back(l.weight);
-    return w;
-  };
+  auto state = std::make_shared<PruningState>();
   if (schedule.feedback) {
     // The gradient was taken at w * m; the optimizer steps the whole weights with it.
-    hooks.after_backward = [whole, weights, &masks] {
-      if (whole->empty()) return masks.mask_gradients();
+    hooks.after_backward = [state, &model, &masks] {
+      if (state->whole.empty()) return masks.mask_gradients();
       torch::NoGradGuard no_grad;
-      const std::vector<torch::Tensor> w = weights();
-      for (size_t i = 0; i < w.size(); ++i) w[i].copy_((*whole)[i]);
+      const std::vector<torch::Tensor> w = prunable_tensors(model);
+      for (size_t i = 0; i < w.size(); ++i) w[i].copy_(state->whole[i]);
     };
-    hooks.after_step = [whole, weights, &masks] {
-      if (!whole->empty()) {
+    hooks.after_step = [state, &model, &masks] {
+      if (state->whole.empty()) return masks.apply();
+      {
         torch::NoGradGuard no_grad;
-        const std::vector<torch::Tensor> w = weights();
-        for (size_t i = 0; i < w.size(); ++i) (*whole)[i].copy_(w[i]);
+        const std::vector<torch::Tensor> w = prunable_tensors(model);
+        for (size_t i = 0; i < w.size(); ++i) state->whole[i].copy_(w[i]);
       }
-      masks.apply();
+      if (++state->steps % kFeedbackSteps == 0) prune_whole(model, *state, masks);
+      else masks.apply();
     };
   }
-  hooks.before_epoch = [&model, schedule, &masks, whole, weights](int64_t epoch) {
-    if (schedule.feedback) {
-      torch::NoGradGuard no_grad;
-      const std::vector<torch::Tensor> w = weights();
-      if (whole->empty() && epoch < schedule.end_epoch)
-        for (const torch::Tensor& t : w) whole->push_back(t.clone());
-      // The mask is chosen again below, from the whole weights.
-      for (size_t i = 0; i < whole->size(); ++i) w[i].copy_((*whole)[i]);
-      if (epoch >= schedule.end_epoch) whole->clear();
-    }
+  hooks.before_epoch = [&model, schedule, &masks, state](int64_t epoch) {
     const double p = schedule_progress(schedule, epoch);
-    PruneSpec now{"layerwise", 0, {}};
+    state->now.targets.clear();
     if (schedule.target.method == "percentile") {
-      now.targets.emplace_back("*", schedule.initial + (schedule.target.amount - schedule.initial) * p);
+      state->now.targets.emplace_back("*", schedule.initial + (schedule.target.amount - schedule.initial) * p);
     } else {
       for (const auto& [pattern, target] : schedule.target.targets)
-        now.targets.emplace_back(pattern, std::min(target, schedule.initial) + (target - std::min(target, schedule.initial)) * p);
+        state->now.targets.emplace_back(
+            pattern, std::min(target, schedule.initial) + (target - std::min(target, schedule.initial)) * p);
     }
-    // Pruning to a sparsity below the current one removes nothing, so a
-    // resumed run (whose checkpoint holds the zeros) repeats no work.
-    prune(model, now);
-    masks.refresh_from_zeros();
+    if (schedule.feedback && state->whole.empty() && epoch < schedule.end_epoch)
+      state->whole = [&] {
+        torch::NoGradGuard no_grad;
+        std::vector<torch::Tensor> copies;
+        for (const torch::Tensor& t : prunable_tensors(model)) copies.push_back(t.clone());
+        return copies;
+      }();
+    // With feedback the mask is chosen again from the whole weights; from
+    // end_epoch on it is fixed.
+    prune_whole(model, *state, masks);
+    if (epoch >= schedule.end_epoch) state->whole.clear();
   };
   return hooks;
 }

@@ -61,9 +61,9 @@ class Masks {
 // With feedback (Lin et al. 2020, "Dynamic model pruning with feedback"),
 // weights pruned before end_epoch are set aside, not lost: each step takes
 // the gradient at the pruned weights (w * m) and applies it to the whole
-// ones (straight through the mask), and each epoch chooses the mask again
-// from the whole weights' magnitudes, so that a weight pruned early comes
-// back if training makes it large again. From end_epoch on the mask is
+// ones (straight through the mask), and every 16 steps the mask is chosen
+// again from the whole weights' magnitudes, so that a weight pruned early
+// comes back if training makes it large again. From end_epoch on the mask is
 // fixed, as without feedback. The set-aside values live in memory only: a
 // run resumed before end_epoch starts them again from the checkpoint's
 // pruned weights (zeros).
