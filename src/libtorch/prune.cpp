@@ -181,11 +181,16 @@ std::vector<torch::Tensor> prunable_tensors(Model& model) {
   return w;
 }
 
-// The model's prunable weights = the whole ones, pruned to state.now.
+// to[i] = from[i], layer by layer, outside autograd.
+void copy_weights(const std::vector<torch::Tensor>& to, const std::vector<torch::Tensor>& from) {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < to.size(); ++i) to[i].copy_(from[i]);
+}
+
+// The model's prunable weights = the whole ones (if set aside), pruned to state.now.
 void prune_whole(Model& model, const PruningState& state, Masks& masks) {
   torch::NoGradGuard no_grad;
-  const std::vector<torch::Tensor> w = prunable_tensors(model);
-  for (size_t i = 0; i < state.whole.size(); ++i) w[i].copy_(state.whole[i]);
+  if (!state.whole.empty()) copy_weights(prunable_tensors(model), state.whole);
   // Pruning to a sparsity below the current one removes nothing, so a
   // resumed run (whose checkpoint holds the zeros) repeats no work.
   prune(model, state.now);
@@ -201,17 +206,11 @@ TrainHooks scheduled_pruning_hooks(Model& model, const PruneSchedule& schedule, 
     // The gradient was taken at w * m; the optimizer steps the whole weights with it.
     hooks.after_backward = [state, &model, &masks] {
       if (state->whole.empty()) return masks.mask_gradients();
-      torch::NoGradGuard no_grad;
-      const std::vector<torch::Tensor> w = prunable_tensors(model);
-      for (size_t i = 0; i < w.size(); ++i) w[i].copy_(state->whole[i]);
+      copy_weights(prunable_tensors(model), state->whole);
     };
     hooks.after_step = [state, &model, &masks] {
       if (state->whole.empty()) return masks.apply();
-      {
-        torch::NoGradGuard no_grad;
-        const std::vector<torch::Tensor> w = prunable_tensors(model);
-        for (size_t i = 0; i < w.size(); ++i) state->whole[i].copy_(w[i]);
-      }
+      copy_weights(state->whole, prunable_tensors(model));
       if (++state->steps % kFeedbackSteps == 0) prune_whole(model, *state, masks);
       else masks.apply();
     };
