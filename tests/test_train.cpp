@@ -174,12 +174,31 @@ TEST(Distillation, PullsTheStudentTowardTheTeacher) {
   EXPECT_GT(undistilled, 2 * distilled);
 }
 
+// A teacher of another architecture is loaded as the one it names; a
+// state_dict of one architecture does not load as another's.
+TEST(Distillation, TeacherOfAnotherArchitecture) {
+  DistillationSetup s;
+  s.config.model = "lenet300";
+  auto lenet5 = make_model("lenet5");
+  s.save_teacher(*lenet5);
+  EXPECT_THROW(load_teacher(s.config, s.info, torch::kCPU), std::runtime_error);
+  s.config.distillation->teacher_model = "lenet5";
+  const auto teacher = load_teacher(s.config, s.info, torch::kCPU);
+  lenet5->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = normalize(s.images, s.info);
+  EXPECT_TRUE(teacher->forward(x).equal(lenet5->forward(x)));
+}
+
 TEST(Distillation, ConfigRoundTripsAndRefusesBadSettings) {
   nlohmann::json j = {{"distillation", {{"teacher", "t.pt"}, {"temperature", 2.0}, {"weight", 0.3}}}};
   const TrainConfig c = train_config_from_json(j);
   ASSERT_TRUE(c.distillation);
   EXPECT_EQ(c.distillation->teacher, "t.pt");
   EXPECT_EQ(to_json(c)["distillation"], j["distillation"]);
+  j["distillation"]["teacher_model"] = "resnet56";
+  EXPECT_EQ(train_config_from_json(j).distillation->teacher_model, "resnet56");
+  EXPECT_EQ(to_json(train_config_from_json(j))["distillation"], j["distillation"]);
   EXPECT_FALSE(train_config_from_json(nlohmann::json::object()).distillation);
   EXPECT_THROW(train_config_from_json({{"distillation", {{"teachr", "t.pt"}}}}), std::invalid_argument);
 

@@ -55,6 +55,7 @@ TrainConfig resolve_config(const TrainOptions& o, const CLI::App& cmd) {
     recipe["distillation"]["teacher"] = o.distillation.teacher;
     if (cmd.count("--temperature") > 0) recipe["distillation"]["temperature"] = o.distillation.temperature;
     if (cmd.count("--distill-weight") > 0) recipe["distillation"]["weight"] = o.distillation.weight;
+    if (cmd.count("--teacher-model") > 0) recipe["distillation"]["teacher_model"] = o.distillation.teacher_model;
   }
   return train_config_from_json(recipe);
 }
@@ -167,6 +168,9 @@ CLI::App* add_training_command(CLI::App& app, const std::string& name, const std
       ->needs(teacher)->capture_default_str();
   cmd->add_option("--distill-weight", options->distillation.weight, "Distillation: weight of the soft loss")
       ->needs(teacher)->capture_default_str();
+  cmd->add_option("--teacher-model", options->distillation.teacher_model,
+                  "Distillation: the teacher's architecture, when it is not the student's (a built-in name)")
+      ->needs(teacher);
   cmd->add_option("--name", options->run_name, "Run name (default: the model's)");
   cmd->add_option("--runs-dir", options->runs_dir, "Where runs keep checkpoints and metrics")->capture_default_str();
   cmd->add_flag("--resume", options->run.resume, "Continue the run from its last checkpoint");

@@ -23,7 +23,9 @@ namespace {
 
 json to_json(const std::optional<Distillation>& d) {
   if (!d) return nullptr;
-  return {{"teacher", d->teacher}, {"temperature", d->temperature}, {"weight", d->weight}};
+  json j = {{"teacher", d->teacher}, {"temperature", d->temperature}, {"weight", d->weight}};
+  if (!d->teacher_model.empty()) j["teacher_model"] = d->teacher_model;  // runs before it resume unchanged
+  return j;
 }
 
 std::optional<Distillation> distillation_from_json(const json& j) {
@@ -33,6 +35,7 @@ std::optional<Distillation> distillation_from_json(const json& j) {
     if (key == "teacher") value.get_to(d.teacher);
     else if (key == "temperature") value.get_to(d.temperature);
     else if (key == "weight") value.get_to(d.weight);
+    else if (key == "teacher_model") value.get_to(d.teacher_model);
     else throw std::invalid_argument("unknown distillation setting '" + key + "'");
   }
   return d;
@@ -276,7 +279,8 @@ std::unique_ptr<torch::optim::SGD> make_optimizer(Model& model, const TrainConfi
 
 std::unique_ptr<Model> load_teacher(const TrainConfig& config, const DatasetInfo& info, const torch::Device& device) {
   if (!config.distillation) return nullptr;
-  auto teacher = load_model_for(config.distillation->teacher, config.model, info, device);
+  const Distillation& d = *config.distillation;
+  auto teacher = load_model_for(d.teacher, d.teacher_model.empty() ? config.model : d.teacher_model, info, device);
   teacher->eval();
   return teacher;
 }

@@ -27,6 +27,7 @@ struct Distillation {
   std::string teacher;  // a model file; the pipeline's default is its baseline
   double temperature = 4.0;
   double weight = 0.5;
+  std::string teacher_model{};  // the teacher's architecture when it is not the student's (e.g. resnet56)
 };
 
 // Everything that defines a training run; saved with every checkpoint.
